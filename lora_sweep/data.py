@@ -1,0 +1,331 @@
+"""GLUE data: load (hub or a local GLUE folder), subsample, tokenize once with a cache, dynamic-padding batches.
+
+Local folders follow the standard GLUE distribution layout (`<GLUE_DIR>/<Task>/train.tsv`, `dev.tsv`).
+Every problem in a file is a one-line `GlueDataError` naming the file and line; no row is skipped silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import itertools
+import os
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+
+from lora_sweep.atomic import atomic_write
+from lora_sweep.tasks import GlueTask
+
+GLUE_DIR_ENV = "GLUE_DIR"
+HUB_DATASET = "nyu-mll/glue"
+_CACHE_FORMAT = "v1"  # bump when the on-disk cache layout changes
+
+
+class GlueDataError(ValueError):
+    """A GLUE file or folder that cannot be read as the task's standard layout."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a task's TSV keeps its fields: header names, or positions when the file has no header."""
+
+    text: tuple[tuple[str, str | int], ...]  # (output column, source column)
+    label: str | int
+    string_labels: bool = False  # labels written as names ("entailment") rather than ids ("0")
+    n_fields: int | None = None  # only for header-less files
+
+
+_LAYOUTS: dict[str, _Layout] = {
+    "cola": _Layout((("sentence", 3),), 1, n_fields=4),  # source, label, original_label, sentence
+    "sst2": _Layout((("sentence", "sentence"),), "label"),
+    "mrpc": _Layout((("sentence1", "#1 String"), ("sentence2", "#2 String")), "Quality"),
+    "qqp": _Layout((("question1", "question1"), ("question2", "question2")), "is_duplicate"),
+    "stsb": _Layout((("sentence1", "sentence1"), ("sentence2", "sentence2")), "score"),
+    "mnli": _Layout((("premise", "sentence1"), ("hypothesis", "sentence2")), "gold_label", True),
+    "qnli": _Layout((("question", "question"), ("sentence", "sentence")), "label", True),
+    "rte": _Layout((("sentence1", "sentence1"), ("sentence2", "sentence2")), "label", True),
+    "wnli": _Layout((("sentence1", "sentence1"), ("sentence2", "sentence2")), "label"),
+}
+
+
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields) for every line of a tab-separated file, read without quote handling."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise GlueDataError(f"{path}, line {line}: bytes are not valid UTF-8 ({err.reason})") from None
+    if not text.strip():
+        raise GlueDataError(f"{path} is empty")
+    # QUOTE_NONE: GLUE texts contain bare '"' characters that are part of the sentence.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    return [(reader.line_num, row) for row in reader]
+
+
+def _parse_label(task: GlueTask, layout: _Layout, raw: str, where: str) -> int | float:
+    value = raw.strip()
+    if task.is_regression:
+        try:
+            score = float(value)
+        except ValueError:
+            score = float("nan")
+        if not 0.0 <= score <= 5.0:  # STS-B scores are similarities from 0 to 5
+            raise GlueDataError(f"{where}: label {raw!r} is not a similarity score in [0, 5]")
+        return score
+    allowed = task.label_names if layout.string_labels else tuple(str(i) for i in range(task.num_labels))
+    if value not in allowed:
+        raise GlueDataError(f"{where}: label {raw!r} is not one of {', '.join(allowed)}")
+    return allowed.index(value)
+
+
+def read_glue_tsv(task: GlueTask, path: str | os.PathLike) -> datasets.Dataset:
+    """Read one split file of `task` in its standard GLUE layout into text columns plus "label"."""
+    path, layout = Path(path), _LAYOUTS[task.name]
+    rows = _read_rows(path)
+    sources = [src for _, src in layout.text] + [layout.label]
+    if layout.n_fields is None:
+        (_, header), rows = rows[0], rows[1:]
+        header = [name.strip() for name in header]
+        missing = [s for s in sources if s not in header]
+        if missing:
+            raise GlueDataError(
+                f"{path} header lacks column(s) {', '.join(map(repr, missing))}; it has: {', '.join(header)}"
+            )
+        positions, n_fields = [header.index(s) for s in sources], len(header)
+    else:
+        positions, n_fields = list(sources), layout.n_fields
+    if not rows:
+        raise GlueDataError(f"{path} has no data rows")
+    columns: dict[str, list] = {out: [] for out, _ in layout.text}
+    labels = []
+    for line, row in rows:
+        where = f"{path}, line {line}"
+        # Unequal counts mean a missing field or an unquoted tab inside a text: both would shift columns.
+        if len(row) != n_fields:
+            raise GlueDataError(f"{where}: {len(row)} tab-separated fields, expected {n_fields}")
+        for (out, _), pos in zip(layout.text, positions, strict=False):
+            columns[out].append(row[pos])
+        labels.append(_parse_label(task, layout, row[positions[-1]], where))
+    return datasets.Dataset.from_dict({**columns, "label": labels}, features=_features(task))
+
+
+def _features(task: GlueTask) -> datasets.Features:
+    label = datasets.Value("float32") if task.is_regression else datasets.ClassLabel(names=list(task.label_names))
+    return datasets.Features({**{c: datasets.Value("string") for c in task.text_columns}, "label": label})
+
+
+def load_glue(task: GlueTask, glue_dir: str | os.PathLike | None = None) -> datasets.DatasetDict:
+    """Splits "train" and "validation" of `task` from `glue_dir`, else $GLUE_DIR, else the HF hub."""
+    source = "glue_dir"
+    if glue_dir is None and os.environ.get(GLUE_DIR_ENV):
+        glue_dir, source = os.environ[GLUE_DIR_ENV], GLUE_DIR_ENV
+    if glue_dir is None:
+        return _load_hub(task)
+    splits = {}
+    for split, file_name in (("train", "train.tsv"), ("validation", task.dev_file)):
+        path = Path(glue_dir) / task.dir_name / file_name
+        if not path.is_file():
+            raise GlueDataError(f"{source}={glue_dir} has no {task.dir_name}/{file_name}")
+        splits[split] = read_glue_tsv(task, path)
+    return datasets.DatasetDict(splits)
+
+
+def _load_hub(task: GlueTask) -> datasets.DatasetDict:
+    raw = datasets.load_dataset(HUB_DATASET, task.name)
+    keep = [*task.text_columns, "label"]
+    # MNLI's dev set is "validation_matched" on the hub; the rest of the project always says "validation".
+    return datasets.DatasetDict(
+        {"train": raw["train"].select_columns(keep), "validation": raw[task.dev_split].select_columns(keep)}
+    )
+
+
+def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
+    """The first n rows of a seeded permutation; the dataset itself when n is None or n >= len."""
+    if n is None or n >= len(dataset):
+        return dataset
+    if n < 1:
+        raise ValueError(f"subsample size must be a positive integer or None, got {n}")
+    return dataset.select(np.random.default_rng(seed).permutation(len(dataset))[:n])
+
+
+@dataclass(frozen=True)
+class TokenizedSplit:
+    """Unpadded token ids of one split; labels are int64 class ids or float32 scores."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]] | None
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self))
+
+
+def _columns(split: datasets.Dataset, task: GlueTask) -> tuple[list[list[str]], np.ndarray]:
+    data = split.select_columns([*task.text_columns, "label"]).to_dict()  # to_dict: fast and honours select()
+    dtype = np.float32 if task.is_regression else np.int64
+    return [data[c] for c in task.text_columns], np.asarray(data["label"], dtype=dtype)
+
+
+def split_fingerprint(split: datasets.Dataset, task: GlueTask) -> str:
+    """Content hash of a split's texts and labels: equal on every node that holds the same data."""
+    texts, labels = _columns(split, task)
+    digest = hashlib.sha256()
+    for column in texts:
+        digest.update("\x1e".join(column).encode("utf-8") + b"\x1d")
+    digest.update(labels.tobytes())
+    return digest.hexdigest()
+
+
+def tokenization_cache_key(tokenizer, task: GlueTask, max_length: int, split: datasets.Dataset) -> str:
+    """Hex key naming one tokenized split: tokenizer identity, task, max length and split content."""
+    tok = f"{type(tokenizer).__name__}|{tokenizer.name_or_path}|{tokenizer.vocab_size}|{len(tokenizer)}"
+    parts = [_CACHE_FORMAT, tok, tokenizer.truncation_side, task.name, str(max_length)]
+    parts.append(split_fingerprint(split, task))
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+
+
+def tokenize_split(split: datasets.Dataset, tokenizer, task: GlueTask, max_length: int) -> TokenizedSplit:
+    """Tokenize one split with truncation to max_length and no padding (one tokenizer call, no cache)."""
+    texts, labels = _columns(split, task)
+    enc = tokenizer(*texts, truncation=True, max_length=max_length, padding=False)
+    token_type_ids = enc.get("token_type_ids")  # absent for RoBERTa-style tokenizers
+    return TokenizedSplit(enc["input_ids"], token_type_ids, labels)
+
+
+# In-process cache, shared by trials that run in the same worker process; see clear_tokenization_cache.
+_MEMORY_CACHE: dict[str, TokenizedSplit] = {}
+
+
+def clear_tokenization_cache() -> None:
+    """Forget every in-process tokenized split (the on-disk cache is left alone)."""
+    _MEMORY_CACHE.clear()
+
+
+def _flat(seqs: list[list[int]]) -> np.ndarray:
+    return np.fromiter(itertools.chain.from_iterable(seqs), dtype=np.int32)
+
+
+def _save(path: Path, split: TokenizedSplit) -> None:
+    arrays = {"lengths": split.lengths, "input_ids": _flat(split.input_ids), "labels": split.labels}
+    if split.token_type_ids is not None:
+        arrays["token_type_ids"] = _flat(split.token_type_ids)
+    # Temp file and rename (atomic_write): readers on other nodes never see half a file.
+    atomic_write(path, lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:  # a handle, because np.savez appends ".npz" to a bare temp name
+        np.savez(handle, **arrays)
+    os.chmod(path, 0o644)  # mkstemp creates 0600; other workers sharing the cache must read it
+
+
+def _load(path: Path) -> TokenizedSplit:
+    with np.load(path, allow_pickle=False) as arrays:
+        bounds = np.concatenate([[0], np.cumsum(arrays["lengths"])]).tolist()
+
+        def unflatten(name: str) -> list[list[int]]:
+            flat = arrays[name].tolist()
+            return [flat[a:b] for a, b in itertools.pairwise(bounds)]
+
+        tti = unflatten("token_type_ids") if "token_type_ids" in arrays.files else None
+        return TokenizedSplit(unflatten("input_ids"), tti, arrays["labels"])
+
+
+def tokenize_splits(
+    splits: Mapping[str, datasets.Dataset],
+    tokenizer,
+    task: GlueTask,
+    max_length: int,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict[str, TokenizedSplit]:
+    """Tokenized splits, from the in-process cache, else `cache_dir` (shared between nodes), else fresh."""
+    out = {}
+    for name, split in splits.items():
+        key = tokenization_cache_key(tokenizer, task, max_length, split)
+        if key not in _MEMORY_CACHE:
+            _MEMORY_CACHE[key] = _from_disk_or_tokenize(split, tokenizer, task, max_length, key, cache_dir)
+        out[name] = _MEMORY_CACHE[key]
+    return out
+
+
+def _from_disk_or_tokenize(split, tokenizer, task, max_length, key, cache_dir) -> TokenizedSplit:
+    if cache_dir is None:
+        return tokenize_split(split, tokenizer, task, max_length)
+    path = Path(cache_dir) / f"{task.name}-len{max_length}-{key[:32]}.npz"
+    if path.is_file():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable cache file (e.g. written by another version): tokenize again and replace it
+    result = tokenize_split(split, tokenizer, task, max_length)
+    _save(path, result)
+    return result
+
+
+def batch_indices(
+    lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int, sort_by_length: bool = False
+) -> list[np.ndarray]:
+    """Example indices of each batch; the same arguments always give the same batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    if sort_by_length:
+        # Longest first: similar lengths share a batch, and a too-large batch fails at once, not at the end.
+        order = order[np.argsort(-lengths[order], kind="stable")]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle and sort_by_length:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def collate(
+    split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pad_to: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Right-pad the chosen examples to their longest (or to pad_to) with an attention mask."""
+    seqs = [split.input_ids[i] for i in indices]
+    width = max(len(s) for s in seqs) if pad_to is None else pad_to
+    if width < max(len(s) for s in seqs):
+        raise ValueError(f"pad_to_max={pad_to} is shorter than a sequence of {max(len(s) for s in seqs)} tokens")
+    input_ids = np.full((len(seqs), width), pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        input_ids[row, : len(seq)] = seq
+        attention_mask[row, : len(seq)] = 1
+    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+    if split.token_type_ids is not None:
+        token_type_ids = np.zeros((len(seqs), width), dtype=np.int64)
+        for row, i in enumerate(indices):
+            token_type_ids[row, : len(split.token_type_ids[i])] = split.token_type_ids[i]
+        batch["token_type_ids"] = torch.from_numpy(token_type_ids)
+    batch["labels"] = torch.from_numpy(split.labels[np.asarray(indices)].copy())
+    return batch
+
+
+def make_batches(
+    split: TokenizedSplit,
+    batch_size: int,
+    pad_token_id: int,
+    shuffle: bool,
+    seed: int,
+    sort_by_length: bool = False,
+    pad_to_max: int | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of tensors, each padded to its own longest sequence (or to pad_to_max when given)."""
+    for indices in batch_indices(split.lengths, batch_size, shuffle, seed, sort_by_length):
+        yield collate(split, indices, pad_token_id, pad_to_max)

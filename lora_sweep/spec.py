@@ -1,0 +1,368 @@
+"""The sweep spec: YAML -> a validated, frozen SweepSpec. Every error message about a spec lives here.
+
+Errors are one line naming the key and what is allowed (SpecError, exit code 2 in the CLI), raised before
+Ray starts or anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from lora_sweep.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
+from lora_sweep.tasks import get_task
+
+TOP_KEYS = (
+    "name",
+    "experiments",
+    "variants",
+    "train",
+    "search",
+    "scheduler",
+    "resources",
+    "ray",
+    "storage",
+    "max_failures",
+)
+SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed")
+SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
+RESOURCE_KEYS = ("cpu", "gpu")
+RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard")
+DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
+TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
+VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class SpecError(ValueError):
+    """A bad spec: one line naming the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting's values: fixed (one value), a grid or choice (values), or a distribution (low, high)."""
+
+    kind: str  # "fixed" | one of DISTRIBUTIONS
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def searched(self) -> bool:
+        return self.kind != "fixed"
+
+    def describe(self) -> dict:
+        if self.kind in ("grid", "choice", "fixed"):
+            return {"type": self.kind, "values": list(self.values)}
+        return {"type": self.kind, "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Variant:
+    method: str
+    settings: dict  # key -> Setting (trial settings, LoRA ones only for LoRA)
+    cpu: float
+    gpu: float
+
+
+@dataclass(frozen=True)
+class Experiment:
+    model: str
+    task: str
+    variants: tuple[Variant, ...]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    experiments: tuple[Experiment, ...]
+    algorithm: str  # "grid" | "optuna"
+    num_samples: int
+    max_concurrent: int | None
+    seeds: tuple[int, ...]
+    sampler_seed: int
+    scheduler: dict | None  # {"type": "asha", "max_epochs", "grace_period", "reduction_factor"}
+    address: str | None
+    dashboard_host: str
+    dashboard_port: int
+    include_dashboard: bool
+    storage: str
+    max_failures: int
+    raw: dict  # the spec as run (after --set), saved beside the results
+
+
+def _fail(key: str, message: str) -> None:
+    raise SpecError(f"{key}: {message}")
+
+
+def _check_keys(section: dict, allowed, where: str) -> None:
+    if not isinstance(section, dict):
+        _fail(where, f"must be a mapping, got {type(section).__name__}")
+    for key in section:
+        if key not in allowed:
+            _fail(
+                f"{where}.{key}".lstrip("."), f"unknown key{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}"
+            )
+
+
+def _number(value, key: str, integer: bool = False):
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if not ok or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        _fail(key, f"got {value!r}; must be {'an integer' if integer else 'a number'}")
+    return value
+
+
+def parse_setting(value, key: str) -> Setting:
+    """`8`, `{grid: [4, 8]}`, `{choice: [...]}`, `{loguniform: [1e-5, 1e-3]}`, `{uniform: [..]}`, `{randint: [..]}`."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in DISTRIBUTIONS:
+        kind, args = next(iter(value.items()))
+        if not isinstance(args, list) or not args:
+            _fail(key, f"{kind} needs a non-empty list, got {args!r}")
+        if kind in ("grid", "choice"):
+            return Setting(kind, tuple(args))
+        if len(args) != 2:
+            _fail(key, f"{kind} needs [low, high], got {args!r}")
+        low, high = (_number(a, key, integer=kind == "randint") for a in args)
+        if low >= high:
+            _fail(key, f"{kind} needs low < high, got [{low}, {high}]")
+        if kind == "loguniform" and low <= 0:
+            _fail(key, f"loguniform needs low > 0, got {low}")
+        return Setting(kind, (), low, high)
+    if isinstance(value, dict) and key != "target_modules":
+        _fail(key, f"a setting is a value or one of {{{', '.join(DISTRIBUTIONS)}: [...]}}, got keys {list(value)}")
+    return Setting("fixed", (value,))
+
+
+def _check_values(settings: dict, method: str, where: str) -> None:
+    """Validate every fixed/grid/choice value and distribution bound through TrialConfig's own checks."""
+    for key, setting in settings.items():
+        candidates = list(setting.values) + [v for v in (setting.low, setting.high) if v is not None]
+        for value in candidates:
+            try:
+                TrialConfig.from_dict({"method": method, key: value})
+            except ConfigError as err:
+                raise SpecError(f"{where}.{err}") from None
+
+
+def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
+    _check_keys(raw, VARIANT_KEYS, where)
+    method = raw.get("method")
+    if method not in METHODS:
+        _fail(f"{where}.method", f"got {method!r}; allowed: {', '.join(METHODS)}{suggest(str(method), METHODS)}")
+    if method != "lora":
+        for key in LORA_ONLY:
+            if key in raw:
+                _fail(f"{where}.{key}", f"applies only to method lora, not {method}")
+    # Shared train settings apply to every variant; LoRA-only ones are dropped for the others, so a full
+    # fine-tuning trial is never duplicated across ranks.
+    merged = {k: v for k, v in train.items() if method == "lora" or k not in LORA_ONLY}
+    merged.update({k: v for k, v in raw.items() if k not in ("method", "resources")})
+    settings = {k: parse_setting(v, f"{where}.{k}") for k, v in merged.items()}
+    _check_values(settings, method, where)
+    res = {**resources, **raw.get("resources", {})}
+    _check_keys(res, RESOURCE_KEYS, f"{where}.resources")
+    cpu = _number(res.get("cpu", 1), f"{where}.resources.cpu")
+    gpu = _number(res.get("gpu", 0), f"{where}.resources.gpu")
+    if cpu <= 0 or gpu < 0:
+        _fail(f"{where}.resources", f"cpu must be > 0 and gpu >= 0, got cpu={cpu}, gpu={gpu}")
+    return Variant(method, settings, cpu, gpu)
+
+
+def _as_list(value, key: str) -> list:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v for v in items):
+        _fail(key, f"must be a name or a non-empty list of names, got {value!r}")
+    return items
+
+
+def parse_experiments(raw: dict) -> tuple[Experiment, ...]:
+    entries = raw.get("experiments")
+    if not isinstance(entries, list) or not entries:
+        _fail("experiments", "must be a non-empty list of {model, task} or {models: [...], tasks: [...]}")
+    train = raw.get("train", {})
+    _check_keys(train, TRIAL_KEYS, "train")
+    resources = raw.get("resources", {})
+    _check_keys(resources, RESOURCE_KEYS, "resources")
+    experiments = []
+    for i, entry in enumerate(entries):
+        where = f"experiments[{i}]"
+        _check_keys(entry, ("model", "models", "task", "tasks", "train", "variants"), where)
+        models = _as_list(entry.get("models", entry.get("model")), f"{where}.model")
+        tasks = _as_list(entry.get("tasks", entry.get("task")), f"{where}.task")
+        local_train = entry.get("train", {})
+        _check_keys(local_train, TRIAL_KEYS, f"{where}.train")
+        variants_raw = entry.get("variants", raw.get("variants"))
+        if not isinstance(variants_raw, list) or not variants_raw:
+            _fail(f"{where}.variants", "needs a non-empty list of variants (here or at the top level)")
+        for task in tasks:
+            try:
+                task = get_task(task).name
+            except ValueError as err:
+                raise SpecError(f"{where}.task: {err}") from None
+            for model in models:
+                variants = tuple(
+                    parse_variant(v, {**train, **local_train}, resources, f"{where}.variants[{j}]")
+                    for j, v in enumerate(variants_raw)
+                )
+                experiments.append(Experiment(model, task, variants))
+    return tuple(experiments)
+
+
+def parse_search(raw: dict) -> dict:
+    search = raw.get("search", {})
+    _check_keys(search, SEARCH_KEYS, "search")
+    algorithm = search.get("algorithm", "grid")
+    if algorithm not in ("grid", "optuna"):
+        _fail(
+            "search.algorithm", f"got {algorithm!r}; allowed: grid, optuna{suggest(str(algorithm), ['grid', 'optuna'])}"
+        )
+    num_samples = _number(search.get("num_samples", 1), "search.num_samples", integer=True)
+    if num_samples < 1:
+        _fail("search.num_samples", f"got {num_samples}; must be >= 1")
+    concurrent = search.get("max_concurrent")
+    if concurrent is not None and _number(concurrent, "search.max_concurrent", integer=True) < 1:
+        _fail("search.max_concurrent", f"got {concurrent}; must be >= 1 or null")
+    seeds = search.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
+        seeds = list(range(seeds))
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        _fail("search.seeds", f"got {seeds!r}; must be a count >= 1 or a list of integer seeds")
+    if algorithm == "optuna" and len(seeds) > 1:
+        _fail("search.seeds", "repeating over seeds needs algorithm grid; with optuna give one seed")
+    sampler_seed = _number(search.get("sampler_seed", 0), "search.sampler_seed", integer=True)
+    return dict(
+        algorithm=algorithm,
+        num_samples=num_samples,
+        max_concurrent=concurrent,
+        seeds=tuple(seeds),
+        sampler_seed=sampler_seed,
+    )
+
+
+def parse_scheduler(raw: dict, experiments) -> dict | None:
+    sched = raw.get("scheduler")
+    if sched is None or sched == "none" or (isinstance(sched, dict) and sched.get("type", "asha") == "none"):
+        return None
+    _check_keys(sched, SCHEDULER_KEYS, "scheduler")
+    if sched.get("type", "asha") != "asha":
+        _fail("scheduler.type", f"got {sched.get('type')!r}; allowed: asha, none")
+    max_epochs = max(_max_epochs(v) for e in experiments for v in e.variants)
+    out = {
+        "type": "asha",
+        "max_epochs": sched.get("max_epochs", max_epochs),
+        "grace_period": sched.get("grace_period", 1),
+        "reduction_factor": sched.get("reduction_factor", 2),
+    }
+    for key in ("max_epochs", "grace_period", "reduction_factor"):
+        if _number(out[key], f"scheduler.{key}", integer=True) < (2 if key == "reduction_factor" else 1):
+            _fail(f"scheduler.{key}", f"got {out[key]}; must be >= {2 if key == 'reduction_factor' else 1}")
+    if out["grace_period"] > out["max_epochs"]:
+        _fail("scheduler.grace_period", f"{out['grace_period']} is above max_epochs {out['max_epochs']}")
+    return out
+
+
+def _max_epochs(variant: Variant) -> int:
+    setting = variant.settings.get("epochs")
+    if setting is None:
+        return TrialConfig().epochs
+    return int(max(list(setting.values) + [v for v in (setting.low, setting.high) if v is not None]))
+
+
+def parse_ray(raw: dict) -> dict:
+    ray_cfg = raw.get("ray", {})
+    _check_keys(ray_cfg, RAY_KEYS, "ray")
+    port = _number(ray_cfg.get("dashboard_port", 8265), "ray.dashboard_port", integer=True)
+    failures = _number(raw.get("max_failures", 0), "max_failures", integer=True)
+    if failures < 0:
+        _fail("max_failures", f"got {failures}; must be >= 0")
+    return dict(
+        address=ray_cfg.get("address"),
+        dashboard_host=str(ray_cfg.get("dashboard_host", "127.0.0.1")),
+        dashboard_port=port,
+        include_dashboard=bool(ray_cfg.get("include_dashboard", True)),
+        max_failures=failures,
+    )
+
+
+def parse_spec(raw, default_name: str) -> SweepSpec:
+    """Validate a spec mapping (already loaded from YAML, with overrides applied)."""
+    if not isinstance(raw, dict):
+        _fail("spec", f"must be a YAML mapping, got {type(raw).__name__}")
+    _check_keys(raw, TOP_KEYS, "")
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        _fail("name", f"got {name!r}; must be a non-empty folder name without '/'")
+    experiments = parse_experiments(raw)
+    storage = raw.get("storage", "results")
+    if not isinstance(storage, str) or not storage:
+        _fail("storage", f"got {storage!r}; must be a path or URI")
+    return SweepSpec(
+        name=name,
+        experiments=experiments,
+        **parse_search(raw),
+        scheduler=parse_scheduler(raw, experiments),
+        storage=storage,
+        **parse_ray(raw),
+        raw=copy.deepcopy(raw),
+    )
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely)."""
+    if "=" not in assignment:
+        _fail("--set", f"expected KEY=VALUE, got {assignment!r}")
+    path, text = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SpecError(f"--set {path}: value is not valid YAML ({err.problem})") from None
+    keys = path.split(".")
+    node = raw
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                _fail(f"--set {path}", f"'{key}' is not an index of a {len(node)}-item list")
+            key = int(key)
+        elif not isinstance(node, dict):
+            _fail(f"--set {path}", f"'{keys[i - 1]}' is not a mapping")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and key not in node:
+                node[key] = {}
+            node = node[key]
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec: no such file {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.constructor.ConstructorError as err:
+        # safe_load refuses !!python tags: a spec can never make the tool run code.
+        raise SpecError(f"spec {path}: tag not allowed at line {err.problem_mark.line + 1}: {err.problem}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"spec {path}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f"spec {path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def load_spec(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepSpec:
+    raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        _fail("spec", f"{path} must hold a YAML mapping, got {type(raw).__name__}")
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return parse_spec(raw, default_name=Path(path).stem)
