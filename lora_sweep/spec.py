@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -36,6 +37,22 @@ DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class SpecLoader(yaml.SafeLoader):
+    """safe_load plus YAML 1.2 floats: PyYAML reads `1e-3` (no dot) as a string, a trap for learning rates."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?[0-9][0-9_]*\.[0-9_]*$|^[-+]?\.[0-9_]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str):
+    """Parse YAML text safely (no tags that construct Python objects)."""
+    return yaml.load(text, Loader=SpecLoader)
 
 
 class SpecError(ValueError):
@@ -321,7 +338,7 @@ def apply_override(raw: dict, assignment: str) -> None:
         _fail("--set", f"expected KEY=VALUE, got {assignment!r}")
     path, text = assignment.split("=", 1)
     try:
-        value = yaml.safe_load(text)
+        value = parse_yaml(text)
     except yaml.YAMLError as err:
         raise SpecError(f"--set {path}: value is not valid YAML ({err.problem})") from None
     keys = path.split(".")
@@ -347,7 +364,7 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise SpecError(f"spec: no such file {path}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as err:
         # safe_load refuses !!python tags: a spec can never make the tool run code.
         raise SpecError(f"spec {path}: tag not allowed at line {err.problem_mark.line + 1}: {err.problem}") from None

@@ -36,9 +36,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _parse_value(text: str):
     """YAML-style scalars: 8 -> int, 1e-3 -> float, null -> None, anything else a string."""
-    import yaml
+    from lora_sweep.spec import parse_yaml
 
-    value = yaml.safe_load(text)
+    value = parse_yaml(text)
     return value if isinstance(value, (int, float, type(None))) else text
 
 

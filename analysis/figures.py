@@ -1,0 +1,220 @@
+"""Plotly figure builders for the report; each takes frames and returns a Figure, or None when the
+data for it is missing. Scores are shown in percent (points), as in the tables."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis.paper import TASKS, paper_params, paper_score
+from analysis.tables import NOT_TUNED, VARIANT, best_rows
+
+_COLORS = {"full": "#1f77b4", "lora": "#d62728", "head": "#7f7f7f", "bitfit": "#2ca02c"}
+_MODEL_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
+ASHA_LABEL = "stopped by ASHA"
+
+
+def variant_name(row) -> str:
+    """A variant in words, e.g. 'lora r=8' or 'full'."""
+    r = row["r"]
+    return f"lora r={int(r)}" if row["method"] == "lora" and not pd.isna(r) else str(row["method"])
+
+
+def _tasks(frame: pd.DataFrame) -> list[str]:
+    """Tasks present, in the paper's column order, then any others alphabetically."""
+    present = set(frame["task"])
+    return [t for t in TASKS if t in present] + sorted(present - set(TASKS))
+
+
+def _panels(titles: list[str], cols: int = 3, **kwargs) -> go.Figure:
+    """A grid of subplots (at most `cols` wide), one per title."""
+    cols = max(1, min(cols, len(titles)))
+    rows = math.ceil(len(titles) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kwargs)
+    fig.update_layout(height=max(380, 340 * rows), template="plotly_white", margin={"t": 70, "b": 40})
+    return fig
+
+
+def _cell(i: int, cols: int) -> dict:
+    return {"row": i // cols + 1, "col": i % cols + 1}
+
+
+def headline(rank_table: pd.DataFrame, efficiency: pd.DataFrame) -> go.Figure | None:
+    """Task metric (%) against trainable parameters (log x), one point per variant, a panel per task;
+    the paper's numbers as open markers at the paper's counts (head excluded)."""
+    data = efficiency.merge(rank_table[VARIANT + ["metric", "min", "max"]], on=VARIANT).dropna(subset=["score"])
+    if data.empty:
+        return None
+    tasks, models = _tasks(data), sorted(set(data["model"]))
+    cols = min(3, len(tasks))
+    fig = _panels([f"{t} ({data[data.task == t].metric.iloc[0]})" for t in tasks], cols)
+    shown: set[str] = set()
+    for i, task in enumerate(tasks):
+        for method, group in data[data["task"] == task].groupby("method", sort=False):
+            hover = [
+                f"{row.model} {variant_name(row)}<br>score {row.score:.1f}%<br>trainable {row.trainable_params:,.0f}"
+                for _, row in group.iterrows()
+            ]
+            fig.add_trace(
+                go.Scatter(
+                    x=group["trainable_params"], y=group["score"], mode="markers", name=method,
+                    legendgroup=method, showlegend=method not in shown, hovertext=hover, hoverinfo="text",
+                    marker={"size": 11, "color": _COLORS.get(method, "#9467bd"),
+                            "symbol": [_SYMBOLS[models.index(m) % len(_SYMBOLS)] for m in group["model"]]},
+                ),
+                **_cell(i, cols),
+            )  # fmt: skip
+            shown.add(method)
+        paper = _paper_points(data[data["task"] == task])
+        if len(paper):
+            fig.add_trace(
+                go.Scatter(
+                    x=paper["params"], y=paper["score"], mode="markers", name="paper (Hu et al. 2022)",
+                    legendgroup="paper", showlegend="paper" not in shown, hovertext=paper["label"],
+                    hoverinfo="text", marker={"size": 11, "symbol": "diamond-open", "color": "black"},
+                ),
+                **_cell(i, cols),
+            )  # fmt: skip
+            shown.add("paper")
+    fig.update_xaxes(type="log", title_text="trainable parameters (incl. head)")
+    fig.update_yaxes(title_text="dev metric (%)")
+    fig.update_layout(title="Dev metric against trainable parameters (marker shape: model)")
+    return fig
+
+
+def _paper_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """The paper's (params, score) for the models and methods in rows."""
+    points = []
+    for model, task, method in rows[["model", "task", "method"]].drop_duplicates().itertuples(index=False):
+        score, params = paper_score(model, task, method), paper_params(model, method)
+        if score is not None and params is not None:
+            points.append({"params": params, "score": score, "label": f"paper {model} {method}: {score}"})
+    return pd.DataFrame(points, columns=["params", "score", "label"])
+
+
+def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
+    """LoRA metric (%) against rank per task (min-max over seeds as error bars); full fine-tuning as
+    a dotted horizontal line per model."""
+    lora = rank_table[(rank_table["method"] == "lora") & rank_table["score"].notna()]
+    if lora.empty:
+        return None
+    tasks = _tasks(lora)
+    cols = min(3, len(tasks))
+    fig = _panels(tasks, cols)
+    ranks = sorted(int(r) for r in lora["r"].dropna().unique())
+    for i, task in enumerate(tasks):
+        for j, (model, group) in enumerate(lora[lora["task"] == task].groupby("model")):
+            group = group.sort_values("r")
+            color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+            fig.add_trace(
+                go.Scatter(
+                    x=group["r"].astype(float), y=group["score"], mode="lines+markers", name=f"{model} LoRA",
+                    line={"color": color}, legendgroup=model, showlegend=i == 0,
+                    error_y={"type": "data", "symmetric": False, "array": group["max"] - group["score"],
+                             "arrayminus": group["score"] - group["min"]},
+                ),
+                **_cell(i, cols),
+            )  # fmt: skip
+            full = rank_table[(rank_table.model == model) & (rank_table.task == task)]
+            full = full[(full["method"] == "full") & full["score"].notna()]
+            if len(full):
+                y = float(full["score"].iloc[0])
+                fig.add_trace(
+                    go.Scatter(
+                        x=[ranks[0], ranks[-1]], y=[y, y], mode="lines", name=f"{model} full fine-tuning",
+                        line={"color": color, "dash": "dot"}, legendgroup=model, showlegend=i == 0,
+                    ),
+                    **_cell(i, cols),
+                )  # fmt: skip
+    fig.update_xaxes(type="log", tickvals=ranks, ticktext=[str(r) for r in ranks], title_text="LoRA rank r")
+    fig.update_yaxes(title_text="dev metric (%)")
+    fig.update_layout(title="Rank against dev metric (dotted: full fine-tuning)")
+    return fig
+
+
+def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max") -> go.Figure | None:
+    """Dev metric (%) per epoch of the best trial per variant; trials stopped by ASHA dashed grey."""
+    if epochs.empty or trials.empty:
+        return None
+    best = best_rows(trials, VARIANT, mode)
+    stopped = trials[(trials["status"] == "early_stopped") & ~trials["trial_id"].isin(best["trial_id"])]
+    shown = pd.concat([best.assign(_best=True), stopped.assign(_best=False)], ignore_index=True)
+    shown = shown[shown["trial_id"].isin(epochs["trial_id"])]
+    if shown.empty:
+        return None
+    tasks = _tasks(shown)
+    cols = min(3, len(tasks))
+    fig = _panels(tasks, cols)
+    asha_legend, legend = False, set()
+    for i, task in enumerate(tasks):
+        for _, trial in shown[shown["task"] == task].iterrows():
+            curve = epochs[epochs["trial_id"] == trial["trial_id"]]
+            if trial["metric"] not in curve:
+                continue
+            is_stopped = trial["status"] == "early_stopped"
+            name = f"{trial['model']} {variant_name(trial)}"
+            if trial["_best"]:
+                style = {"line": {"dash": "dash" if is_stopped else "solid"}, "legendgroup": name, "name": name,
+                         "showlegend": name not in legend}  # fmt: skip
+                style["name"] += f" ({ASHA_LABEL})" if is_stopped else ""
+                legend.add(name)
+            else:  # one legend entry for all the trials ASHA stopped
+                style = {"line": {"dash": "dash", "color": "rgba(120,120,120,0.45)", "width": 1},
+                         "legendgroup": "asha", "name": ASHA_LABEL, "showlegend": not asha_legend}  # fmt: skip
+                asha_legend = True
+            symbols = ["circle"] * (len(curve) - 1) + ["x" if is_stopped else "circle"]
+            fig.add_trace(
+                go.Scatter(
+                    x=curve["epoch"], y=curve[trial["metric"]] * 100, mode="lines+markers",
+                    marker={"symbol": symbols, "size": [5] * (len(curve) - 1) + [10 if is_stopped else 5]},
+                    hovertext=f"{name} lr={trial['learning_rate']:g} seed={trial['seed']:g} ({trial['status']})",
+                    **style,
+                ),
+                **_cell(i, cols),
+            )  # fmt: skip
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="dev metric (%)")
+    fig.update_layout(title=f"Learning curves: best trial per variant (dashed, x: {ASHA_LABEL})")
+    return fig
+
+
+def _log_axis(values: pd.Series, spec: dict) -> bool:
+    """Log x for log-distributions and for positive numeric grids spanning 10x or more."""
+    if str(spec.get("type", "")).startswith("log"):
+        return True
+    numbers = pd.to_numeric(values, errors="coerce")
+    return bool(numbers.notna().all() and (numbers > 0).all() and numbers.max() >= 10 * numbers.min())
+
+
+def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -> go.Figure | None:
+    """For every searched setting, the metric (%) of the best trial per value, one line per study."""
+    searched = {k: v for k, v in ((sweep or {}).get("searched") or {}).items() if k not in NOT_TUNED}
+    searched = {k: v for k, v in searched.items() if k in trials and trials[k].notna().any()}
+    if not searched or trials["best_metric"].isna().all():
+        return None
+    settings = list(searched)
+    cols = min(3, len(settings))
+    fig = _panels(settings, cols)
+    legend: set[str] = set()
+    for i, setting in enumerate(settings):
+        data = best_rows(trials[trials[setting].notna()], ["study", setting], mode)
+        for study, group in data.groupby("study", sort=True):
+            group = group.sort_values(setting)
+            fig.add_trace(
+                go.Scatter(
+                    x=group[setting], y=group["best_metric"] * 100, mode="lines+markers", name=study,
+                    legendgroup=study, showlegend=study not in legend,
+                ),
+                **_cell(i, cols),
+            )  # fmt: skip
+            legend.add(study)
+        if _log_axis(data[setting], searched[setting]):
+            fig.update_xaxes(type="log", **_cell(i, cols))
+        fig.update_xaxes(title_text=setting, **_cell(i, cols))
+    fig.update_yaxes(title_text="best dev metric (%)")
+    fig.update_layout(title="Searched settings: best trial per value")
+    return fig

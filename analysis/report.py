@@ -1,0 +1,117 @@
+"""Results directory -> tables (Markdown, CSV) and one self-contained report.html (plotly.js inlined).
+
+Usage: python -m analysis.report RESULTS_DIR [--open]
+Works on finished, running and interrupted sweeps; exits 2 with one line when DIR holds no trials table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+import webbrowser
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from analysis import figures
+from analysis.results import Results, ResultsError, load_results
+from analysis.tables import TITLES, build_tables, write_tables
+from analysis.writers import to_html_table, write_atomic
+
+REPORT_NAME = "report.html"
+_PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1350px; color: #222; }
+h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
+.notes { background: #fff7e0; border-left: 4px solid #e0a800; padding: 0.6em 1.2em; }
+table.results { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
+table.results th, table.results td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right;
+  white-space: nowrap; }
+table.results th { background: #f3f3f3; } section { margin-bottom: 2em; overflow-x: auto; }
+"""
+
+
+def build_figures(results: Results, tables: dict) -> list[tuple[str, go.Figure]]:
+    """The report's figures that have data, as (id, figure), in page order."""
+    candidates = [
+        ("headline", figures.headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"])),
+        ("rank", figures.rank_curve(tables["rank_vs_accuracy"])),
+        ("curves", figures.learning_curves(results.trials, results.epochs, results.mode)),
+        ("search", figures.search_settings(results.trials, results.sweep, results.mode)),
+    ]
+    return [(name, fig) for name, fig in candidates if fig is not None]
+
+
+def _figure_html(name: str, fig: go.Figure, first: bool) -> str:
+    # The first figure carries the whole plotly.js bundle inline (no CDN): the page opens offline.
+    return fig.to_html(
+        full_html=False, include_plotlyjs=first, div_id=f"fig-{name}", config=_PLOTLY_CONFIG,
+        default_width="100%",
+    )  # fmt: skip
+
+
+def _notes_html(notes: list[str]) -> str:
+    if not notes:
+        return "<p class='meta'>All planned trials have results.</p>"
+    items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    return f"<div class='notes'><strong>Missing or partial data</strong><ul>{items}</ul></div>"
+
+
+def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]]) -> str:
+    """The whole report page as one string: title, notes, figures, then the tables."""
+    n = len(results.trials)
+    done = int(results.trials["best_metric"].notna().sum())
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>LoRA sweep report: {html.escape(results.name)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
+        f"<p class='meta'>{html.escape(str(results.directory))} &middot; {done} of {n} trials with a result"
+        " &middot; scores are dev metrics in percent; paper: Hu et al., ICLR 2022, Table 2</p>",
+        _notes_html(results.notes),
+    ]
+    parts += [f"<section>{_figure_html(name, fig, i == 0)}</section>" for i, (name, fig) in enumerate(figs)]
+    for stem, table in tables.items():
+        parts.append(f"<section><h2>{html.escape(TITLES[stem])}</h2>{to_html_table(table)}</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(results_dir: str | Path) -> Path:
+    """Write the tables and report.html into results_dir; return the report's path.
+    Raises ResultsError when results_dir holds no trials table."""
+    return write_report(load_results(results_dir))[0]
+
+
+def write_report(results: Results) -> tuple[Path, list[Path]]:
+    """Write the tables and report.html beside the results; return (report path, table paths)."""
+    tables = build_tables(results)
+    paths = write_tables(results, tables)
+    page = render_html(results, tables, build_figures(results, tables))
+    return write_atomic(results.directory / REPORT_NAME, page), paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: build the report, print its path, the tables' paths and the notes; 2 on a bad directory."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir", type=Path, help="a sweep's results directory (holds trials.parquet/csv)")
+    parser.add_argument("--open", action="store_true", help="open the report in a web browser")
+    args = parser.parse_args(argv)
+    try:
+        results = load_results(args.results_dir)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report, paths = write_report(results)
+    print(f"report: {report}")
+    for path in paths:
+        print(f"table:  {path}")
+    for note in results.notes:
+        print(f"note:   {note}")
+    if args.open:
+        webbrowser.open(report.resolve().as_uri())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

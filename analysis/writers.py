@@ -1,0 +1,94 @@
+"""Tables -> display strings, Markdown pipe tables, HTML tables and atomically written files."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+# Columns holding percentages (ours and the paper's): one decimal, as the paper prints them.
+_PERCENT = {"score", "min", "max", "paper", "best_score"}
+_SIGNED_PERCENT = {"gap_to_full"}
+_COUNTS = {"lora_params", "trainable_params", "total_params", "n_seeds", "n_trials", "n_values"}
+_COUNTS |= {"r", "best_epoch", "early_stopped", "epochs_used", "epochs_budget"}
+_DECIMALS = {"percent_trainable": 3, "adapter_mb": 2, "epoch_time_s": 1, "peak_memory_mb": 0, "ratio": 2}
+_DECIMALS |= {"score_per_m_params": 2}
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def format_value(column: str, value) -> str:
+    """One cell as text: percentages to 1 decimal, counts with separators, empty for missing."""
+    if _missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column in _PERCENT:
+        return f"{float(value):.1f}"
+    if column in _SIGNED_PERCENT:
+        return f"{float(value):+.1f}"
+    if column in _COUNTS:
+        return f"{int(round(float(value))):,}"
+    if column in _DECIMALS:
+        return f"{float(value):,.{_DECIMALS[column]}f}"
+    if column == "learning_rate":
+        return f"{float(value):.1e}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The same table with every cell as display text (see format_value)."""
+    return pd.DataFrame({c: [format_value(c, v) for v in table[c]] for c in table.columns}, dtype=object)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub pipe table; numeric columns right-aligned. An empty table gives a '(no rows)' line."""
+    if table.empty:
+        return "(no rows)\n"
+    text = format_table(table)
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool for c in table.columns]
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    rule = ["---:" if right else "---" for right in numeric]
+    rows = [line(table.columns), line(rule)] + [line(row) for row in text.itertuples(index=False)]
+    return "\n".join(rows) + "\n"
+
+
+def to_html_table(table: pd.DataFrame) -> str:
+    """An HTML table of the display text (escaped); an empty table gives a short paragraph."""
+    if table.empty:
+        return "<p><em>no rows</em></p>"
+    return format_table(table).to_html(index=False, escape=True, classes="results", border=0)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text to path via a temp file in the same directory and os.replace: readers never see half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are shared with other users and nodes
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_table(table: pd.DataFrame, directory: Path, name: str, title: str = "", extra: str = "") -> list[Path]:
+    """<name>.md (title, pipe table, extra Markdown) and <name>.csv (raw values) in directory."""
+    markdown = (f"# {title}\n\n" if title else "") + to_markdown(table) + (f"\n{extra}" if extra else "")
+    return [
+        write_atomic(Path(directory) / f"{name}.md", markdown),
+        write_atomic(Path(directory) / f"{name}.csv", table.to_csv(index=False)),
+    ]

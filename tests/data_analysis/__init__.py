@@ -1,0 +1,1 @@
+"""Synthetic sweep results for the analysis tests."""
