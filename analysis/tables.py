@@ -168,10 +168,13 @@ def search_health(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -
     """Per searched setting and study that tried >1 value: the best trial's value and an edge flag."""
     columns = ["setting", "study", "searched", "n_values", "best_value", "best_score", "at_edge", "flag"]
     rows = []
-    for setting, spec in ((sweep or {}).get("searched") or {}).items():
+    by_study = (sweep or {}).get("searched_by_study") or {}
+    for setting, overall in ((sweep or {}).get("searched") or {}).items():
         if setting not in trials.columns or setting in NOT_TUNED:
             continue
         for study, group in _done(trials).groupby("study", sort=True):
+            # Each study's own range where the sweep recorded it (full and LoRA search different lr ranges).
+            spec = by_study.get(study, {}).get(setting, overall)
             group = group[group[setting].notna() & (group[setting].astype(str) != "")]
             # A setting that one study never varied (r within "lora-r8") says nothing about its range.
             if group[setting].astype(str).nunique() < 2:

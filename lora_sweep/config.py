@@ -10,6 +10,8 @@ import difflib
 import math
 from dataclasses import dataclass, field, fields, replace
 
+from lora_sweep.tasks import TASKS, get_task
+
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
 
@@ -60,6 +62,8 @@ class TrialConfig:
 
     def __post_init__(self):
         self._validate()
+        # Canonical task name ("SST-2" -> "sst2"), so that equal tasks give equal data keys and table rows.
+        object.__setattr__(self, "task", _canonical_task(self.task))
         if self.method != "lora":
             for key in LORA_ONLY:
                 object.__setattr__(self, key, None)
@@ -125,6 +129,13 @@ class TrialConfig:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _canonical_task(name) -> str:
+    try:
+        return get_task(name).name
+    except ValueError as err:
+        raise ConfigError(f"task: {err}{suggest(str(name).lower(), TASKS)}") from None
 
 
 def _is_num(value) -> bool:

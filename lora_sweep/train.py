@@ -91,18 +91,23 @@ def pick_device(requested: str) -> torch.device:
 def build_model(cfg: TrialConfig, num_labels: int) -> tuple[torch.nn.Module, tuple[str, ...]]:
     """Load the model and set what trains for cfg.method; return it with its head module names."""
     model = models.load_model(cfg.model, num_labels, seed=cfg.seed)
+    return model, configure_method(model, cfg)
+
+
+def configure_method(model: torch.nn.Module, cfg: TrialConfig, load_weights: bool = True) -> tuple[str, ...]:
+    """Inject LoRA or freeze what cfg.method does not train; return the head module names (trained always)."""
     heads = models.head_modules(model.config.model_type)
     if cfg.method == "lora":
         targets = cfg.target_modules or models.default_targets(model.config.model_type)
         lora.inject_lora(model, cfg.r, cfg.alpha, cfg.dropout, targets, head_modules=heads)
-        if cfg.init_adapter:
+        if cfg.init_adapter and load_weights:
             lora.load_adapter(model, cfg.init_adapter)
     elif cfg.method in ("head", "bitfit"):
         for name, p in model.named_parameters():
             # BitFit (Ben Zaken et al. 2022) trains the bias terms only, plus the head.
             p.requires_grad_(cfg.method == "bitfit" and name.endswith(".bias"))
         lora.set_head_trainable(model, heads)
-    return model, heads
+    return heads
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrialConfig, device: torch.device) -> torch.optim.Optimizer:
@@ -176,6 +181,8 @@ def train_and_evaluate(
     task = trial_data.task
     model, heads = build_model(cfg, task.num_labels)
     counts = lora.count_parameters(model, heads).as_dict()
+    # Size of what a trial must store (LoRA + head, or every weight): the tensors' bytes, as saved in fp32.
+    counts["adapter_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     model.to(device)
     optimizer = make_optimizer(model, cfg, device)
     steps_per_epoch = math.ceil(len(trial_data.train.labels) / cfg.batch_size)

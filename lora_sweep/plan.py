@@ -1,0 +1,74 @@
+"""The --dry-run plan: studies, trials per study, resources and trainable parameters, without starting Ray.
+
+Parameter counts come from the model's config alone (weights on PyTorch's meta device): no download, no memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from lora_sweep import lora, models, space
+from lora_sweep.spec import SweepSpec
+from lora_sweep.tasks import get_task
+from lora_sweep.train import configure_method
+
+
+def parameter_counts(values: dict) -> lora.ParamCounts | str:
+    """Counts for one trial's model and method, or the reason they are unavailable (e.g. config not offline)."""
+    from lora_sweep.trial import split_config
+
+    cfg, _ = split_config(values)
+    try:
+        config = models.load_config(cfg.model, get_task(cfg.task).num_labels)
+    except (OSError, ValueError) as err:
+        return f"n/a ({str(err).splitlines()[0][:80]})"
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    heads = configure_method(model, cfg, load_weights=False)
+    return lora.count_parameters(model, heads)
+
+
+def plan_lines(spec: SweepSpec) -> list[str]:
+    trials = space.grid_trials(spec) if spec.algorithm == "grid" else None
+    arms = space.arms(spec)
+    per_study = (
+        Counter(t["study"] for t in trials)
+        if trials is not None
+        else Counter(space.study_name(a.base()) for a in arms for _ in range(spec.num_samples))
+    )
+    lines = [
+        f"sweep {spec.name}: {sum(per_study.values())} trials in {len(per_study)} studies, "
+        f"search {spec.algorithm}, scheduler {spec.scheduler['type'] if spec.scheduler else 'none'}, "
+        f"seeds {list(spec.seeds)}, storage {spec.storage}, Ray {spec.address or 'local (127.0.0.1)'}"
+    ]
+    if spec.scheduler:
+        s = spec.scheduler
+        lines.append(
+            f"ASHA per study: max_epochs {s['max_epochs']}, grace_period {s['grace_period']}, "
+            f"reduction_factor {s['reduction_factor']}"
+        )
+    searched = space.searched_settings(spec)
+    if searched:
+        lines.append(
+            "searched: "
+            + "; ".join(
+                f"{k} {v.get('values', [v.get('low'), v.get('high')])} ({v['type']})" for k, v in searched.items()
+            )
+        )
+    lines.append(f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}")
+    seen = set()
+    for arm in arms:
+        study = space.study_name(arm.base())
+        if study in seen:
+            continue
+        seen.add(study)
+        counts = parameter_counts({**arm.base(), "study": study})
+        if isinstance(counts, str):
+            numbers = f"{counts:>38}"
+        else:
+            numbers = f"{counts.lora:>11,} {counts.trainable:>12,} {counts.total:>13,}"
+        lines.append(f"{study:<42} {per_study[study]:>6} {arm.variant.cpu:>4g} {arm.variant.gpu:>4g} {numbers}")
+    return lines

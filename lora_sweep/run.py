@@ -1,0 +1,105 @@
+"""The CLI: `python -m lora_sweep.run SPEC [--set KEY=VALUE ...] [--address ADDR] [--storage PATH] [--name NAME]
+[--resume] [--overwrite] [--dry-run]` (also the `lora-sweep` console script).
+
+Exit codes: 0 every trial finished; 1 the sweep finished but some trials failed (their reasons are written);
+2 bad spec or usage, before anything is started or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lora_sweep.spec import SpecError, load_spec
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lora-sweep", description="Run a LoRA vs full fine-tuning sweep with Ray Tune.")
+    p.add_argument("spec", help="sweep spec YAML, e.g. sweeps/smoke.yaml")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. --set train.batch_size=8 --set experiments.0.task=mrpc",
+    )
+    p.add_argument("--address", help="Ray cluster address (default: start a local instance)")
+    p.add_argument("--storage", help="results and checkpoints: a shared path or cloud URI on a cluster")
+    p.add_argument("--name", help="sweep name: the results folder under the storage path")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of this name")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing results folder of this name")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    return p
+
+
+def _overrides(args) -> list[str]:
+    extra = [f"ray.address={args.address}"] if args.address else []
+    extra += [f"storage={args.storage}"] if args.storage else []
+    extra += [f"name={args.name}"] if args.name else []
+    return [*args.overrides, *extra]
+
+
+def _print_best(trials) -> None:
+    if trials is None or len(trials) == 0:
+        return
+    print("best trial per study:")
+    for study, group in trials.groupby("study", sort=True):
+        scored = group[group["best_metric"].notna()]
+        if scored.empty:
+            print(f"  {study}: no result ({', '.join(sorted(set(group['status'])))})")
+            continue
+        best = scored.loc[scored["best_metric"].idxmax()]
+        print(
+            f"  {study}: {best['metric']} {best['best_metric']:.4f} (epoch {int(best['best_epoch'])}, "
+            f"lr {best['learning_rate']:.2g}, seed {best['seed']}, trial {best['trial_id']})"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        spec = load_spec(args.spec, tuple(_overrides(args)))
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        from lora_sweep.plan import plan_lines
+
+        print("\n".join(plan_lines(spec)))
+        return 0
+    from lora_sweep import sweep  # imports Ray: only past validation
+
+    out = sweep.results_dir(spec)
+    if args.resume and not sweep.can_resume(spec):
+        print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
+        return 2
+    if not args.resume and out.exists() and any(out.iterdir()):
+        if not args.overwrite:
+            print(
+                f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "
+                "sweep, or --overwrite to replace it",
+                file=sys.stderr,
+            )
+            return 2
+        sweep.remove_results(spec)
+    try:
+        outcome = sweep.run_sweep(spec, args.spec, resume=args.resume)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    trials = outcome.trials
+    print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json)")
+    if outcome.report:
+        print(f"report: {outcome.report}")
+    _print_best(trials)
+    failed = trials[trials["status"] == "error"] if len(trials) else trials
+    for _, row in failed.iterrows():
+        print(f"failed: {row['trial_id']} ({row['study']}): {row['error']}")
+    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
+    print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 1 if len(failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""SweepSpec -> trial configurations: an explicit grid (Ray's variant generator) or an Optuna define-by-run space.
+
+Both start from "arms": one per experiment x variant x combination of grid values. A study (the unit that
+ASHA races within) is model/task/method plus the rank for LoRA. Trial dicts are flat TrialConfig fields
+plus the labels in LABEL_KEYS; no Ray import here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from dataclasses import dataclass
+
+from lora_sweep.spec import Experiment, Setting, SweepSpec, Variant
+
+LABEL_KEYS = ("study", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One experiment x variant x grid point; sampled settings are drawn per trial."""
+
+    index: int
+    experiment: Experiment
+    variant: Variant
+    fixed: dict  # setting -> value (fixed and grid settings)
+    sampled: dict  # setting -> Setting (choice and distributions)
+
+    def base(self) -> dict:
+        return {
+            "model": self.experiment.model,
+            "task": self.experiment.task,
+            "method": self.variant.method,
+            **self.fixed,
+            "cpu": self.variant.cpu,
+            "gpu": self.variant.gpu,
+        }
+
+
+def study_name(values: dict) -> str:
+    """model/task/method, plus -r<rank>[-targets] for LoRA: early stopping competes only inside one study."""
+    method = values["method"]
+    suffix = ""
+    if method == "lora":
+        suffix = f"-r{values.get('r', 8)}"
+        targets = values.get("target_modules")
+        if targets:  # explicit targets (paper Table 6 compares them) make their own study
+            suffix += "-" + (targets if isinstance(targets, str) else "+".join(targets))
+    return f"{values['model']}/{values['task']}/{method}{suffix}"
+
+
+def arms(spec: SweepSpec) -> list[Arm]:
+    result = []
+    for experiment in spec.experiments:
+        for variant in experiment.variants:
+            fixed = {k: s.values[0] for k, s in variant.settings.items() if s.kind == "fixed"}
+            grid = {k: s.values for k, s in variant.settings.items() if s.kind == "grid"}
+            sampled = {k: s for k, s in variant.settings.items() if s.kind not in ("fixed", "grid")}
+            for combo in itertools.product(*grid.values()):
+                values = {**fixed, **dict(zip(grid, combo, strict=True))}
+                result.append(Arm(len(result), experiment, variant, values, sampled))
+    return result
+
+
+def sample_value(setting: Setting, rng: random.Random):
+    if setting.kind == "choice":
+        return rng.choice(setting.values)
+    if setting.kind == "uniform":
+        return rng.uniform(setting.low, setting.high)
+    if setting.kind == "loguniform":
+        return math.exp(rng.uniform(math.log(setting.low), math.log(setting.high)))
+    if setting.kind == "randint":  # high exclusive, as in Ray's tune.randint
+        return rng.randrange(int(setting.low), int(setting.high))
+    raise ValueError(f"cannot sample a {setting.kind} setting")
+
+
+def _finish(values: dict) -> dict:
+    values["study"] = study_name(values)
+    return values
+
+
+def grid_trials(spec: SweepSpec) -> list[dict]:
+    """Every arm x num_samples draws of its sampled settings x seeds; seeded, so the same spec gives the same list."""
+    rng = random.Random(spec.sampler_seed)
+    trials = []
+    for arm in arms(spec):
+        for _ in range(spec.num_samples):
+            drawn = {k: sample_value(s, rng) for k, s in arm.sampled.items()}
+            for seed in spec.seeds:
+                trials.append(_finish({**arm.base(), **drawn, "seed": seed}))
+    return trials
+
+
+def optuna_space(spec: SweepSpec):
+    """A define-by-run function for OptunaSearch.
+
+    Optuna trial n runs arm n mod (number of arms), so every arm gets num_samples trials. Sampled settings are
+    named per arm ("a3.learning_rate"), which gives each arm its own TPE model and makes conditional settings
+    (rank, alpha only for LoRA) appear only where they apply.
+    """
+    all_arms = arms(spec)
+    seed = spec.seeds[0]
+
+    def define(trial) -> dict:
+        arm = all_arms[trial.number % len(all_arms)]
+        drawn = {k: _suggest(trial, f"a{arm.index}.{k}", s) for k, s in arm.sampled.items()}
+        return _finish({**arm.base(), **drawn, "seed": seed})
+
+    return define
+
+
+def _suggest(trial, name: str, setting: Setting):
+    if setting.kind == "choice":
+        return trial.suggest_categorical(name, list(setting.values))
+    if setting.kind in ("uniform", "loguniform"):
+        return trial.suggest_float(name, setting.low, setting.high, log=setting.kind == "loguniform")
+    if setting.kind == "randint":
+        return trial.suggest_int(name, int(setting.low), int(setting.high) - 1)
+    raise ValueError(f"cannot suggest a {setting.kind} setting")
+
+
+def planned_trials(spec: SweepSpec) -> int:
+    if spec.algorithm == "grid":
+        return len(grid_trials(spec))
+    return len(arms(spec)) * spec.num_samples
+
+
+def _merge(a: dict | None, b: dict) -> dict:
+    if a is None:
+        return b
+    if "values" in a and "values" in b:
+        return {**a, "values": list(dict.fromkeys([*a["values"], *b["values"]]))}
+    if "low" in a and "low" in b:
+        return {**a, "low": min(a["low"], b["low"]), "high": max(a["high"], b["high"])}
+    return a
+
+
+def searched_by_study(spec: SweepSpec) -> dict:
+    """Study -> setting -> its searched values or range (for the analysis' edge-of-range check)."""
+    out: dict = {}
+    for arm in arms(spec):
+        study = out.setdefault(study_name(arm.base()), {})
+        for key, setting in arm.variant.settings.items():
+            if setting.searched and key != "r":
+                study[key] = _merge(study.get(key), setting.describe())
+        if len(spec.seeds) > 1:
+            study["seed"] = {"type": "grid", "values": list(spec.seeds)}
+    return out
+
+
+def searched_settings(spec: SweepSpec) -> dict:
+    """Setting -> searched values or range, merged over every study."""
+    out: dict = {}
+    for arm in arms(spec):
+        for key, setting in arm.variant.settings.items():
+            if setting.searched:
+                out[key] = _merge(out.get(key), setting.describe())
+    if len(spec.seeds) > 1:
+        out["seed"] = {"type": "grid", "values": list(spec.seeds)}
+    return out

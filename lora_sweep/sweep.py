@@ -1,0 +1,300 @@
+"""Run a sweep: connect to or start Ray, prepare data once, build and run (or resume) the Tuner, write results.
+
+With sweep.py, only scheduler.py and trial.py import Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import ray
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter
+
+from lora_sweep import results, space
+from lora_sweep.atomic import atomic_write_text
+from lora_sweep.scheduler import StudyASHA
+from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
+from lora_sweep.train import data_key, prepare_data
+from lora_sweep.trial import SCORE, run_trial, split_config
+
+PACKAGES = ("lora_sweep", "torch", "transformers", "datasets", "ray", "optuna", "pandas", "plotly", "peft")
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    results_dir: Path
+    trials: object  # pandas.DataFrame
+    report: Path | None
+
+
+def results_dir(spec: SweepSpec) -> Path:
+    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI."""
+    if "://" in spec.storage:
+        return Path("results", spec.name).resolve()
+    return Path(spec.storage, spec.name).expanduser().resolve()
+
+
+def storage_path(spec: SweepSpec) -> str:
+    return spec.storage if "://" in spec.storage else str(Path(spec.storage).expanduser().resolve())
+
+
+def start_ray(spec: SweepSpec) -> str | None:
+    """Connect to spec.address or start a local instance on loopback; return the dashboard URL."""
+    if spec.dashboard_host not in LOOPBACK:
+        warnings.warn(
+            f"the Ray dashboard will listen on {spec.dashboard_host}, beyond loopback: anyone who "
+            "reaches that address can control the cluster",
+            stacklevel=2,
+        )
+    if spec.address:
+        context = ray.init(address=spec.address, log_to_driver=False)
+    else:
+        # Ray's own ports stay on loopback unless the user starts a cluster themselves.
+        context = ray.init(
+            include_dashboard=spec.include_dashboard,
+            dashboard_host=spec.dashboard_host,
+            dashboard_port=spec.dashboard_port,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+        )
+    url = getattr(context, "dashboard_url", None)
+    return f"http://{url}" if url and not url.startswith("http") else url
+
+
+def check_cluster_resources(spec: SweepSpec) -> None:
+    """A trial asking for more GPUs or CPUs than the whole cluster has would wait forever: refuse it now."""
+    available = ray.cluster_resources()
+    for experiment in spec.experiments:
+        for variant in experiment.variants:
+            for kind, asked in (("GPU", variant.gpu), ("CPU", variant.cpu)):
+                if asked > available.get(kind, 0):
+                    raise SpecError(
+                        f"resources.{kind.lower()}: a {variant.method} trial asks for {asked} but the "
+                        f"cluster has {available.get(kind, 0):g} {kind}s"
+                    )
+
+
+def enumerate_configs(spec: SweepSpec) -> list[dict]:
+    """Every trial config the sweep can produce before it runs (grid: all; Optuna: each arm's fixed part)."""
+    if spec.algorithm == "grid":
+        return space.grid_trials(spec)
+    return [{**arm.base(), "seed": spec.seeds[0], "study": space.study_name(arm.base())} for arm in space.arms(spec)]
+
+
+def prepare_shared_data(configs: list[dict], log=print) -> dict:
+    """Tokenize once per (model, task, length, subsample) for the whole sweep; trials read it from Ray's store.
+
+    Settings searched by distribution (unknown until sampled) fall back to preparing inside the trial.
+    """
+    prepared = {}
+    for values in configs:
+        cfg, _ = split_config(values)
+        key = data_key(cfg)
+        if key in prepared:
+            continue
+        started = time.perf_counter()
+        try:
+            prepared[key] = prepare_data(cfg)
+        except (OSError, ValueError) as err:
+            # The trial will fail with the same reason and be recorded as errored; the others go on.
+            log(f"[lora_sweep] could not prepare data for {cfg.model}/{cfg.task}: {str(err).splitlines()[0]}")
+            continue
+        data = prepared[key]
+        log(
+            f"[lora_sweep] tokenized {cfg.task} for {cfg.model}: {len(data.train.labels)} train, "
+            f"{len(data.dev.labels)} dev examples in {time.perf_counter() - started:.1f} s"
+        )
+    return prepared
+
+
+def _resources(config: dict) -> dict:
+    values = config.get("trial", config)
+    return {"cpu": values.get("cpu", 1), "gpu": values.get("gpu", 0)}
+
+
+def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
+    scheduler = None
+    if spec.scheduler:
+        s = spec.scheduler
+        scheduler = StudyASHA(s["max_epochs"], s["grace_period"], s["reduction_factor"])
+    searcher, num_samples = None, 1
+    if spec.algorithm == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        searcher = OptunaSearch(
+            space=space.optuna_space(spec), sampler=optuna.samplers.TPESampler(seed=spec.sampler_seed)
+        )
+        num_samples = space.planned_trials(spec)
+        if spec.max_concurrent:
+            searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
+    max_concurrent = spec.max_concurrent if spec.algorithm == "grid" else None
+    return tune.TuneConfig(
+        metric=SCORE,
+        mode="max",
+        scheduler=scheduler,
+        search_alg=searcher,
+        num_samples=num_samples,
+        max_concurrent_trials=max_concurrent,
+    )
+
+
+def make_param_space(spec: SweepSpec) -> dict:
+    return {"trial": tune.grid_search(space.grid_trials(spec))} if spec.algorithm == "grid" else {}
+
+
+class ResultsCallback(tune.Callback):
+    """Keeps a record per trial and rewrites the results tables whenever a trial ends."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.records: dict[str, results.TrialRecord] = {}
+
+    def _record(self, trial) -> results.TrialRecord:
+        if trial.trial_id not in self.records:
+            values = dict(trial.config.get("trial", trial.config))
+            self.records[trial.trial_id] = results.TrialRecord(trial.trial_id, values)
+        return self.records[trial.trial_id]
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self._record(trial).rows.append(result)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._record(trial).ended = True
+        self.write()
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        record = self._record(trial)
+        record.ended, record.error = True, _error_text(trial) or "trial raised an exception"
+        self.write()
+
+    def write(self):
+        results.write_tables(list(self.records.values()), self.out_dir)
+
+
+def _error_text(trial) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and os.path.exists(path):
+        lines = [ln for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
+    return str(getattr(trial, "error_msg", "") or "")
+
+
+def records_from_grid(grid) -> list[results.TrialRecord]:
+    """The authoritative trial list at the end, including trials finished before a resume."""
+    records = []
+    for result in grid:
+        frame = result.metrics_dataframe
+        rows = frame.to_dict("records") if frame is not None else []
+        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
+        values = dict(result.config.get("trial", result.config))
+        error = str(result.error).strip().splitlines()[-1] if result.error else ""
+        records.append(results.TrialRecord(trial_id, values, rows, error, ended=True))
+    return records
+
+
+def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
+    """The spec as run, package versions and git revision, and sweep.json for the analysis."""
+    import yaml
+
+    atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.raw, sort_keys=False))
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["git_revision"] = _git_revision()
+    atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
+    sweep_info = {
+        "name": spec.name,
+        "spec_file": spec_path,
+        "mode": "max",
+        "algorithm": spec.algorithm,
+        "searched": space.searched_settings(spec),
+        "searched_by_study": space.searched_by_study(spec),
+        "scheduler": spec.scheduler,
+        "n_trials_planned": space.planned_trials(spec),
+    }
+    atomic_write_text(out / "sweep.json", json.dumps(sweep_info, indent=2))
+
+
+def _git_revision() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) -> SweepOutcome:
+    """Run (or resume) the sweep and write its results; the caller has checked the results folder."""
+    out = results_dir(spec)
+    configs = enumerate_configs(spec)
+    dashboard = start_ray(spec)
+    try:
+        check_cluster_resources(spec)
+        out.mkdir(parents=True, exist_ok=True)
+        write_run_info(spec, out, spec_path)
+        log(f"[lora_sweep] {space.planned_trials(spec)} trials in {len({c['study'] for c in configs})} studies")
+        if dashboard:
+            log(f"[lora_sweep] Ray dashboard: {dashboard}")
+        prepared = prepare_shared_data(configs, log)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared), _resources)
+        callback = ResultsCallback(out)
+        experiment = os.path.join(storage_path(spec), spec.name)
+        if resume:
+            tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
+        else:
+            run_config = tune.RunConfig(
+                name=spec.name,
+                storage_path=storage_path(spec),
+                callbacks=[callback],
+                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                verbose=1,
+            )
+            tuner = tune.Tuner(
+                trainable, param_space=make_param_space(spec), tune_config=make_tune_config(spec), run_config=run_config
+            )
+        grid = tuner.fit()
+        trials, _ = results.write_tables(records_from_grid(grid), out)
+    finally:
+        ray.shutdown()
+    return SweepOutcome(out, trials, _build_report(out, log))
+
+
+def _build_report(out: Path, log) -> Path | None:
+    try:
+        from analysis.report import build_report
+    except ImportError:
+        log("[lora_sweep] analysis package not importable; run python -m analysis.report later")
+        return None
+    try:
+        return build_report(out)
+    except Exception as err:  # the results are written; a report failure must not lose them
+        log(f"[lora_sweep] report failed: {err}")
+        return None
+
+
+def remove_results(spec: SweepSpec) -> None:
+    """--overwrite: the user asked to replace an existing results folder."""
+    shutil.rmtree(results_dir(spec), ignore_errors=True)
+
+
+def can_resume(spec: SweepSpec) -> bool:
+    return tune.Tuner.can_restore(os.path.join(storage_path(spec), spec.name))

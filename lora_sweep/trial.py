@@ -1,0 +1,77 @@
+"""The Ray side of one trial: flat Ray config -> TrialConfig -> train_and_evaluate with Ray's report and checkpoints.
+
+Inside a trial only ray.tune.report / get_checkpoint / Checkpoint are used (ray.train.* fails in Tune since 2.51).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+import ray
+import torch
+from ray import tune
+
+from lora_sweep.config import TrialConfig
+from lora_sweep.space import LABEL_KEYS
+from lora_sweep.tasks import get_task
+from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
+
+STATE_FILE = "trial_state.pt"
+SCORE = "score"  # every trial reports its task's primary metric under one name, for ASHA and Optuna
+
+
+def split_config(config: dict) -> tuple[TrialConfig, dict]:
+    """Ray's config (nested under "trial" for grid sweeps) -> (TrialConfig, labels such as study)."""
+    values = dict(config.get("trial", config))
+    labels = {k: values.pop(k) for k in LABEL_KEYS if k in values}
+    return TrialConfig.from_dict(values), labels
+
+
+class RayStateHook:
+    """Checkpoints the trainable state each epoch through tune.report; restores it on resume or retry."""
+
+    def __init__(self):
+        self._pending: dict | None = None
+
+    def save(self, state: dict) -> None:
+        self._pending = state
+
+    def restore(self) -> dict | None:
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as folder:
+            return torch.load(os.path.join(folder, STATE_FILE), weights_only=False)
+
+    def report(self, metrics: dict) -> None:
+        if self._pending is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="lora_sweep_ckpt_") as folder:
+            torch.save(self._pending, os.path.join(folder, STATE_FILE))
+            self._pending = None
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def run_trial(config: dict, prepared: dict | None = None) -> None:
+    """The Tune trainable. `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store."""
+    cfg, labels = split_config(config)
+    metric = "eval_" + get_task(cfg.task).primary_metric
+    node = ray.get_runtime_context().get_node_id()
+    hook = RayStateHook()
+
+    def report(row: dict) -> None:
+        score = row.get(metric)
+        # A diverged trial reports no metric: -inf ranks it last for ASHA and Optuna without a fake score.
+        row = {
+            **row,
+            SCORE: score if score is not None and math.isfinite(score) else -math.inf,
+            "study": labels.get("study", ""),
+            "node": node,
+        }
+        hook.report(row)
+
+    data: TrialData | None = (prepared or {}).get(data_key(cfg))
+    train_and_evaluate(cfg, report, prepared=data or prepare_data(cfg), state_hook=hook)
