@@ -10,6 +10,7 @@ Prints the machine, versions, settings and a table (median ratio over repeats, m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -139,7 +140,8 @@ def run_all(cases: list[int], s: bc.Settings, memory: bool = True, log=print) ->
             log(f"running {label} ...")
             started = datetime.datetime.now()
             try:
-                result = run_case(case, model, s, memory=memory)
+                with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its metrics: keep stdout the table
+                    result = run_case(case, model, s, memory=memory)
             except Exception as err:
                 traceback.print_exc()
                 result = {
@@ -174,7 +176,8 @@ def format_report(report: dict) -> str:
         f"lora_sweep benchmark, {s['mode']} run on {s['device']}, {report['started']}",
         f"machine:  {m['cpu']}; {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable); "
         f"torch threads {m['torch_threads']}; GPU {gpu}",
-        "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if k != "lora_sweep_git")
+        "versions: "
+        + ", ".join(f"{k} {val}" for k, val in v.items() if k != "lora_sweep_git")
         + f"; lora_sweep {str(v.get('lora_sweep_git'))[:10]}",
         f"settings: cases 1, 2, 4 on {', '.join(s['models'])}: batch {s['batch_size']} x seq {s['seq_len']}, "
         f"{s['repeats']} repeats x {s['steps']} steps per side, warmup {s['warmup']}, LoRA r={s['r']} "

@@ -103,7 +103,13 @@ def make_result(name: str, ratios: list[float] | None, target: str | None, detai
 
 
 def not_run(name: str, why: str, target: str | None = None, **detail) -> dict:
-    return {"name": name, "ratio": None, "target": target, "met": None, "detail": {"status": f"not run: {why}", **detail}}
+    return {
+        "name": name,
+        "ratio": None,
+        "target": target,
+        "met": None,
+        "detail": {"status": f"not run: {why}", **detail},
+    }
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
@@ -332,7 +338,9 @@ def case_ours_vs_peft(model_name: str, s: Settings) -> dict:
         "trainable_params": {"ours": trainable_count(ours), "peft": trainable_count(theirs)},
         "summary": f"ours {spread(times['ours'])['median']:.3f} s, peft {spread(times['peft'])['median']:.3f} s/step",
     }
-    return make_result(f"2. LoRA step ours/PEFT [{model_name}]", paired_ratios(times, "ours", "peft"), "<= 1.00", detail)
+    return make_result(
+        f"2. LoRA step ours/PEFT [{model_name}]", paired_ratios(times, "ours", "peft"), "<= 1.00", detail
+    )
 
 
 def case_merged_inference(model_name: str, s: Settings) -> dict:
@@ -560,7 +568,9 @@ def case_dynamic_padding(s: Settings) -> dict:
         f"unsorted dynamic/padded {statistics.median(unsorted):.2f}; mean length {dev.lengths.mean():.1f} tokens",
     }
     # Throughput ratio dynamic/padded = padded time / dynamic time.
-    return make_result("5. eval throughput dynamic/padded [sst2]", paired_ratios(times, "padded", "dynamic"), None, detail)
+    return make_result(
+        "5. eval throughput dynamic/padded [sst2]", paired_ratios(times, "padded", "dynamic"), None, detail
+    )
 
 
 def case_needs_sweep(case: int, title: str) -> dict:
@@ -571,4 +581,3 @@ def case_needs_sweep(case: int, title: str) -> dict:
     except Exception as err:  # ImportError, or ray missing underneath it
         return not_run(name, "needs lora_sweep.sweep", case=case, error=f"{type(err).__name__}: {err}")
     return not_run(name, "lora_sweep.sweep is there but this case is not written yet", case=case)
-

@@ -77,9 +77,10 @@ def trial_status(record: TrialRecord, configured_epochs: int) -> str:
 
 
 def trial_row(record: TrialRecord) -> dict:
-    cfg = record.config
-    configured = cfg.get("epochs", TrialConfig().epochs)
-    method = cfg.get("method", "lora")
+    method = record.config.get("method", "lora")
+    # Settings a spec left at their defaults still get their value in the table.
+    cfg = {**TrialConfig(method=method).to_dict(), **record.config}
+    configured = cfg["epochs"]
     metric = "eval_" + get_task(cfg["task"]).primary_metric
     scored = [r for r in record.rows if _finite(r.get(metric))]
     best = max(scored, key=lambda r: r[metric]) if scored else None
@@ -91,7 +92,6 @@ def trial_row(record: TrialRecord) -> dict:
         "trial_id": record.trial_id,
         **{k: cfg.get(k) for k in CONFIG_COLUMNS},
         "epochs": configured,
-        "learning_rate": cfg.get("learning_rate") or TrialConfig(method=method).learning_rate,
         "target_modules": ",".join(targets) if isinstance(targets, (list, tuple)) else (targets or ""),
         "status": status,
         "error": error.strip().splitlines()[-1] if error.strip() else "",
@@ -107,7 +107,7 @@ def trial_row(record: TrialRecord) -> dict:
         "node": last.get("node", ""),
     }
     # Every other searched setting (e.g. max_length) keeps its own column.
-    extras = {k: v for k, v in cfg.items() if k not in row and k not in ("cpu", "gpu", "extra")}
+    extras = {k: v for k, v in record.config.items() if k not in row and k not in ("cpu", "gpu")}
     return {**row, **{k: (",".join(v) if isinstance(v, (list, tuple)) else v) for k, v in extras.items()}}
 
 
@@ -128,10 +128,33 @@ def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame
     return trials, epochs
 
 
-def write_tables(records: list[TrialRecord], out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write trials.{csv,parquet} and epochs.{csv,parquet} atomically; return the frames."""
+def read_tables(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The trials and epochs tables already in out_dir (from before a resume), or None."""
+    out = Path(out_dir)
+    if not (out / "trials.parquet").is_file():
+        return None
+    epochs = out / "epochs.parquet"
+    return pd.read_parquet(out / "trials.parquet"), pd.read_parquet(epochs) if epochs.is_file() else pd.DataFrame()
+
+
+def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    if old is None or old.empty or "trial_id" not in old:
+        return new
+    seen = set(new["trial_id"]) if "trial_id" in new else set()
+    kept = old[~old["trial_id"].isin(seen)]
+    return pd.concat([kept, new], ignore_index=True) if not new.empty else kept
+
+
+def write_tables(records: list[TrialRecord], out_dir: str | Path, previous=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write trials.{csv,parquet} and epochs.{csv,parquet} atomically; return the frames.
+
+    previous: tables read before a resume; their rows for trials not in records are kept.
+    """
     out = Path(out_dir)
     trials, epochs = build_tables(records)
+    if previous is not None:
+        trials, epochs = _keep_previous(trials, previous[0]), _keep_previous(epochs, previous[1])
+        trials = trials.sort_values(["study", "trial_id"], kind="stable").reset_index(drop=True)
     for name, frame in (("trials", trials), ("epochs", epochs)):
         atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
         atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))

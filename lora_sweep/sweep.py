@@ -154,11 +154,19 @@ def make_param_space(spec: SweepSpec) -> dict:
 
 
 class ResultsCallback(tune.Callback):
-    """Keeps a record per trial and rewrites the results tables whenever a trial ends."""
+    """Keeps a record per trial and rewrites the results tables whenever a trial ends.
+
+    On a resumed sweep, Ray restores callbacks without their state: rows already in the tables for trials
+    that do not run again are kept as they are (results.write_tables(previous=...)).
+    """
 
     def __init__(self, out_dir: Path):
         self.out_dir = out_dir
         self.records: dict[str, results.TrialRecord] = {}
+        self.previous = None
+
+    def setup(self, **info):
+        self.records, self.previous = {}, results.read_tables(self.out_dir)
 
     def _record(self, trial) -> results.TrialRecord:
         if trial.trial_id not in self.records:
@@ -179,7 +187,7 @@ class ResultsCallback(tune.Callback):
         self.write()
 
     def write(self):
-        results.write_tables(list(self.records.values()), self.out_dir)
+        results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous)
 
 
 def _error_text(trial) -> str:
@@ -245,6 +253,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     """Run (or resume) the sweep and write its results; the caller has checked the results folder."""
     out = results_dir(spec)
     configs = enumerate_configs(spec)
+    # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     dashboard = start_ray(spec)
     try:
         check_cluster_resources(spec)
