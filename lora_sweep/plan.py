@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from lora_sweep import lora, models, space
+from lora_sweep.config import TrialConfig
 from lora_sweep.spec import SweepSpec
 from lora_sweep.tasks import get_task
 from lora_sweep.train import configure_method
@@ -18,9 +19,8 @@ from lora_sweep.train import configure_method
 
 def parameter_counts(values: dict) -> lora.ParamCounts | str:
     """Counts for one trial's model and method, or the reason they are unavailable (e.g. config not offline)."""
-    from lora_sweep.trial import split_config
-
-    cfg, _ = split_config(values)
+    # Not trial.split_config: that module imports Ray, and a dry run must not even load it.
+    cfg = TrialConfig.from_dict({k: v for k, v in values.items() if k not in space.LABEL_KEYS})
     try:
         config = models.load_config(cfg.model, get_task(cfg.task).num_labels)
     except (OSError, ValueError) as err:

@@ -8,9 +8,10 @@ Exit codes: 0 every trial finished; 1 the sweep finished but some trials failed 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from lora_sweep.spec import SpecError, load_spec
+from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,31 @@ def _overrides(args) -> list[str]:
     return [*args.overrides, *extra]
 
 
+def check_local_resources(spec: SweepSpec) -> None:
+    """Without a cluster address Ray starts on this machine, and a trial asking for more GPUs or CPUs than it has
+    would wait forever: refuse it before Ray starts or anything is written (sweep.py checks a cluster later)."""
+    if spec.address or os.environ.get("RAY_ADDRESS"):  # ray.init() joins $RAY_ADDRESS's cluster
+        return
+    variants = [v for e in spec.experiments for v in e.variants]
+    cpus = os.cpu_count() or 1
+    for v in variants:
+        if v.cpu > cpus:
+            raise SpecError(
+                f"resources.cpu: a {v.method} trial asks for {v.cpu:g} CPUs but this machine has {cpus}; "
+                f"must be <= {cpus}, or give ray.address (--address) of a larger cluster"
+            )
+    if any(v.gpu > 0 for v in variants):
+        import torch  # only when a GPU is asked for: importing torch takes seconds
+
+        gpus = torch.cuda.device_count()
+        for v in variants:
+            if v.gpu > gpus:
+                raise SpecError(
+                    f"resources.gpu: a {v.method} trial asks for {v.gpu:g} GPUs but this machine has {gpus}; "
+                    f"must be <= {gpus}, or give ray.address (--address) of a cluster with GPUs"
+                )
+
+
 def _print_best(trials) -> None:
     if trials is None or len(trials) == 0:
         return
@@ -67,7 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         from lora_sweep.plan import plan_lines
 
         print("\n".join(plan_lines(spec)))
+        try:
+            check_local_resources(spec)
+        except SpecError as err:  # the plan may be meant for a cluster: say so, but a dry run still succeeds
+            print(f"warning: {err}", file=sys.stderr)
         return 0
+    try:
+        check_local_resources(spec)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from lora_sweep import sweep  # imports Ray: only past validation
 
     out = sweep.results_dir(spec)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from lora_sweep.spec import Experiment, Setting, SweepSpec, Variant
 
 LABEL_KEYS = ("study", "cpu", "gpu")
+OPTUNA_KEY = "optuna"  # Optuna's own parameter names land under this config key; the values are in the config
 
 
 @dataclass(frozen=True)
@@ -92,22 +93,26 @@ def grid_trials(spec: SweepSpec) -> list[dict]:
     return trials
 
 
-def optuna_space(spec: SweepSpec):
-    """A define-by-run function for OptunaSearch.
+class OptunaSpace:
+    """A define-by-run space for OptunaSearch (a class, not a closure: Ray pickles the searcher's state).
 
     Optuna trial n runs arm n mod (number of arms), so every arm gets num_samples trials. Sampled settings are
-    named per arm ("a3.learning_rate"), which gives each arm its own TPE model and makes conditional settings
+    named per arm ("optuna/a3/learning_rate"; Ray nests them under config["optuna"], which trials ignore), which gives each arm its own TPE model and makes conditional settings
     (rank, alpha only for LoRA) appear only where they apply.
     """
-    all_arms = arms(spec)
-    seed = spec.seeds[0]
 
-    def define(trial) -> dict:
-        arm = all_arms[trial.number % len(all_arms)]
-        drawn = {k: _suggest(trial, f"a{arm.index}.{k}", s) for k, s in arm.sampled.items()}
-        return _finish({**arm.base(), **drawn, "seed": seed})
+    def __init__(self, spec: SweepSpec):
+        self.arms = arms(spec)
+        self.seed = spec.seeds[0]
 
-    return define
+    def __call__(self, trial) -> dict:
+        arm = self.arms[trial.number % len(self.arms)]
+        drawn = {k: _suggest(trial, f"{OPTUNA_KEY}/a{arm.index}/{k}", s) for k, s in arm.sampled.items()}
+        return _finish({**arm.base(), **drawn, "seed": self.seed})
+
+
+def optuna_space(spec: SweepSpec) -> OptunaSpace:
+    return OptunaSpace(spec)
 
 
 def _suggest(trial, name: str, setting: Setting):

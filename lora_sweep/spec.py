@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from lora_sweep.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
-from lora_sweep.tasks import get_task
+from lora_sweep.tasks import TASKS, get_task
 
 TOP_KEYS = (
     "name",
@@ -36,11 +36,29 @@ RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
+# Integer settings: a uniform/loguniform distribution would draw floats that every trial then rejects.
+# Settings that name a study (space.study_name): a sampled value would not be known when the studies are planned.
+STUDY_KEYS = ("r", "target_modules")
+INT_KEYS = tuple(f.name for f in fields(TrialConfig) if str(f.type).split(" ")[0] == "int")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SpecLoader(yaml.SafeLoader):
-    """safe_load plus YAML 1.2 floats: PyYAML reads `1e-3` (no dot) as a string, a trap for learning rates."""
+    """safe_load plus YAML 1.2 floats: PyYAML reads `1e-3` (no dot) as a string, a trap for learning rates.
+
+    A key given twice in one mapping is an error: PyYAML would silently keep the last one.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 SpecLoader.add_implicit_resolver(
@@ -122,8 +140,14 @@ def _check_keys(section: dict, allowed, where: str) -> None:
     for key in section:
         if key not in allowed:
             _fail(
-                f"{where}.{key}".lstrip("."), f"unknown key{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}"
+                f"{where}.{key}".lstrip("."), f"unknown key; allowed: {', '.join(allowed)}{suggest(str(key), allowed)}"
             )
+
+
+def _section(raw: dict, key: str) -> dict:
+    """An optional mapping section; `train:` with nothing under it (None) counts as empty."""
+    value = raw.get(key)
+    return {} if value is None else value
 
 
 def _number(value, key: str, integer: bool = False):
@@ -138,25 +162,29 @@ def parse_setting(value, key: str) -> Setting:
     if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in DISTRIBUTIONS:
         kind, args = next(iter(value.items()))
         if not isinstance(args, list) or not args:
-            _fail(key, f"{kind} needs a non-empty list, got {args!r}")
+            _fail(key, f"{kind} must be a non-empty list, got {args!r}")
         if kind in ("grid", "choice"):
             return Setting(kind, tuple(args))
         if len(args) != 2:
-            _fail(key, f"{kind} needs [low, high], got {args!r}")
+            _fail(key, f"{kind} must be [low, high], got {args!r}")
         low, high = (_number(a, key, integer=kind == "randint") for a in args)
         if low >= high:
-            _fail(key, f"{kind} needs low < high, got [{low}, {high}]")
+            _fail(key, f"{kind} [low, high] must have low < high, got [{low}, {high}]")
         if kind == "loguniform" and low <= 0:
-            _fail(key, f"loguniform needs low > 0, got {low}")
+            _fail(key, f"loguniform low must be > 0, got {low}")
         return Setting(kind, (), low, high)
     if isinstance(value, dict) and key != "target_modules":
-        _fail(key, f"a setting is a value or one of {{{', '.join(DISTRIBUTIONS)}: [...]}}, got keys {list(value)}")
+        _fail(key, f"must be a value or one of {{{', '.join(DISTRIBUTIONS)}: [...]}}, got keys {list(value)}")
     return Setting("fixed", (value,))
 
 
 def _check_values(settings: dict, method: str, where: str) -> None:
     """Validate every fixed/grid/choice value and distribution bound through TrialConfig's own checks."""
     for key, setting in settings.items():
+        if key in STUDY_KEYS and setting.kind not in ("fixed", "grid"):
+            _fail(f"{where}.{key}", f"must be a value or a grid (each value is its own study), not {setting.kind}")
+        if key in INT_KEYS and setting.kind in ("uniform", "loguniform"):
+            _fail(f"{where}.{key}", f"{setting.kind} draws floats; an integer setting must use randint, grid or choice")
         candidates = list(setting.values) + [v for v in (setting.low, setting.high) if v is not None]
         for value in candidates:
             try:
@@ -173,15 +201,20 @@ def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
     if method != "lora":
         for key in LORA_ONLY:
             if key in raw:
-                _fail(f"{where}.{key}", f"applies only to method lora, not {method}")
+                _fail(f"{where}.{key}", f"applies only to method lora; a {method} variant must not set {key}")
+    if "seed" in raw or "seed" in train:
+        # The trial seed comes from search.seeds; a seed set here would be silently replaced.
+        key = f"{where}.seed" if "seed" in raw else "train.seed"
+        _fail(key, "must not be set here: trial seeds come from search.seeds (a count or a list)")
     # Shared train settings apply to every variant; LoRA-only ones are dropped for the others, so a full
     # fine-tuning trial is never duplicated across ranks.
     merged = {k: v for k, v in train.items() if method == "lora" or k not in LORA_ONLY}
     merged.update({k: v for k, v in raw.items() if k not in ("method", "resources")})
     settings = {k: parse_setting(v, f"{where}.{k}") for k, v in merged.items()}
     _check_values(settings, method, where)
-    res = {**resources, **raw.get("resources", {})}
-    _check_keys(res, RESOURCE_KEYS, f"{where}.resources")
+    own = _section(raw, "resources")
+    _check_keys(own, RESOURCE_KEYS, f"{where}.resources")
+    res = {**resources, **own}
     cpu = _number(res.get("cpu", 1), f"{where}.resources.cpu")
     gpu = _number(res.get("gpu", 0), f"{where}.resources.gpu")
     if cpu <= 0 or gpu < 0:
@@ -196,30 +229,37 @@ def _as_list(value, key: str) -> list:
     return items
 
 
+def _names(entry: dict, key: str, where: str) -> list:
+    """`task: sst2` or `tasks: [sst2, mrpc]` (likewise model/models), never both."""
+    if key in entry and f"{key}s" in entry:
+        _fail(f"{where}.{key}s", f"give {key} or {key}s, not both; allowed: one name ({key}) or a list ({key}s)")
+    return _as_list(entry.get(f"{key}s", entry.get(key)), f"{where}.{key}")
+
+
 def parse_experiments(raw: dict) -> tuple[Experiment, ...]:
     entries = raw.get("experiments")
     if not isinstance(entries, list) or not entries:
         _fail("experiments", "must be a non-empty list of {model, task} or {models: [...], tasks: [...]}")
-    train = raw.get("train", {})
+    train = _section(raw, "train")
     _check_keys(train, TRIAL_KEYS, "train")
-    resources = raw.get("resources", {})
+    resources = _section(raw, "resources")
     _check_keys(resources, RESOURCE_KEYS, "resources")
     experiments = []
     for i, entry in enumerate(entries):
         where = f"experiments[{i}]"
         _check_keys(entry, ("model", "models", "task", "tasks", "train", "variants"), where)
-        models = _as_list(entry.get("models", entry.get("model")), f"{where}.model")
-        tasks = _as_list(entry.get("tasks", entry.get("task")), f"{where}.task")
-        local_train = entry.get("train", {})
+        models = _names(entry, "model", where)
+        tasks = _names(entry, "task", where)
+        local_train = _section(entry, "train")
         _check_keys(local_train, TRIAL_KEYS, f"{where}.train")
         variants_raw = entry.get("variants", raw.get("variants"))
         if not isinstance(variants_raw, list) or not variants_raw:
-            _fail(f"{where}.variants", "needs a non-empty list of variants (here or at the top level)")
+            _fail(f"{where}.variants", "must be a non-empty list of variants (here or at the top level)")
         for task in tasks:
             try:
                 task = get_task(task).name
-            except ValueError as err:
-                raise SpecError(f"{where}.task: {err}") from None
+            except ValueError:
+                _fail(f"{where}.task", f"unknown GLUE task {task!r}; allowed: {', '.join(TASKS)}{suggest(task, TASKS)}")
             for model in models:
                 variants = tuple(
                     parse_variant(v, {**train, **local_train}, resources, f"{where}.variants[{j}]")
@@ -230,7 +270,7 @@ def parse_experiments(raw: dict) -> tuple[Experiment, ...]:
 
 
 def parse_search(raw: dict) -> dict:
-    search = raw.get("search", {})
+    search = _section(raw, "search")
     _check_keys(search, SEARCH_KEYS, "search")
     algorithm = search.get("algorithm", "grid")
     if algorithm not in ("grid", "optuna"):
@@ -249,12 +289,14 @@ def parse_search(raw: dict) -> dict:
     if (
         not isinstance(seeds, list)
         or not seeds
-        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
-        _fail("search.seeds", f"got {seeds!r}; must be a count >= 1 or a list of integer seeds")
+        _fail("search.seeds", f"got {seeds!r}; must be a count >= 1 or a list of integer seeds >= 0")
     if algorithm == "optuna" and len(seeds) > 1:
         _fail("search.seeds", "repeating over seeds needs algorithm grid; with optuna give one seed")
     sampler_seed = _number(search.get("sampler_seed", 0), "search.sampler_seed", integer=True)
+    if sampler_seed < 0:  # numpy (Optuna's TPE) rejects negative seeds
+        _fail("search.sampler_seed", f"got {sampler_seed}; must be >= 0")
     return dict(
         algorithm=algorithm,
         num_samples=num_samples,
@@ -282,7 +324,7 @@ def parse_scheduler(raw: dict, experiments) -> dict | None:
         if _number(out[key], f"scheduler.{key}", integer=True) < (2 if key == "reduction_factor" else 1):
             _fail(f"scheduler.{key}", f"got {out[key]}; must be >= {2 if key == 'reduction_factor' else 1}")
     if out["grace_period"] > out["max_epochs"]:
-        _fail("scheduler.grace_period", f"{out['grace_period']} is above max_epochs {out['max_epochs']}")
+        _fail("scheduler.grace_period", f"got {out['grace_period']}; must be <= max_epochs ({out['max_epochs']})")
     return out
 
 
@@ -290,21 +332,33 @@ def _max_epochs(variant: Variant) -> int:
     setting = variant.settings.get("epochs")
     if setting is None:
         return TrialConfig().epochs
-    return int(max(list(setting.values) + [v for v in (setting.low, setting.high) if v is not None]))
+    high = setting.high - 1 if setting.kind == "randint" else setting.high  # randint's high is exclusive
+    return int(max(list(setting.values) + [v for v in (setting.low, high) if v is not None]))
 
 
 def parse_ray(raw: dict) -> dict:
-    ray_cfg = raw.get("ray", {})
+    ray_cfg = _section(raw, "ray")
     _check_keys(ray_cfg, RAY_KEYS, "ray")
     port = _number(ray_cfg.get("dashboard_port", 8265), "ray.dashboard_port", integer=True)
+    if not 0 <= port <= 65535:
+        _fail("ray.dashboard_port", f"got {port}; must be a port number in [0, 65535]")
+    address = ray_cfg.get("address")
+    if address is not None and (not isinstance(address, str) or not address):
+        _fail("ray.address", f"got {address!r}; must be a cluster address such as auto or ray://host:10001, or null")
+    host = ray_cfg.get("dashboard_host", "127.0.0.1")
+    if not isinstance(host, str) or not host:
+        _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
+    include = ray_cfg.get("include_dashboard", True)
+    if not isinstance(include, bool):
+        _fail("ray.include_dashboard", f"got {include!r}; must be true or false")
     failures = _number(raw.get("max_failures", 0), "max_failures", integer=True)
     if failures < 0:
         _fail("max_failures", f"got {failures}; must be >= 0")
     return dict(
-        address=ray_cfg.get("address"),
-        dashboard_host=str(ray_cfg.get("dashboard_host", "127.0.0.1")),
+        address=address,
+        dashboard_host=host,
         dashboard_port=port,
-        include_dashboard=bool(ray_cfg.get("include_dashboard", True)),
+        include_dashboard=include,
         max_failures=failures,
     )
 
@@ -335,7 +389,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
 def apply_override(raw: dict, assignment: str) -> None:
     """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely)."""
     if "=" not in assignment:
-        _fail("--set", f"expected KEY=VALUE, got {assignment!r}")
+        _fail("--set", f"must be KEY=VALUE, got {assignment!r}")
     path, text = assignment.split("=", 1)
     try:
         value = parse_yaml(text)
@@ -347,7 +401,8 @@ def apply_override(raw: dict, assignment: str) -> None:
         last = i == len(keys) - 1
         if isinstance(node, list):
             if not key.isdigit() or int(key) >= len(node):
-                _fail(f"--set {path}", f"'{key}' is not an index of a {len(node)}-item list")
+                allowed = f"must be 0 to {len(node) - 1}" if node else "the list is empty"
+                _fail(f"--set {path}", f"'{key}' is not an index of a {len(node)}-item list; {allowed}")
             key = int(key)
         elif not isinstance(node, dict):
             _fail(f"--set {path}", f"'{keys[i - 1]}' is not a mapping")
@@ -366,8 +421,11 @@ def load_yaml(path: str | Path) -> dict:
     try:
         return parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as err:
-        # safe_load refuses !!python tags: a spec can never make the tool run code.
-        raise SpecError(f"spec {path}: tag not allowed at line {err.problem_mark.line + 1}: {err.problem}") from None
+        line = err.problem_mark.line + 1 if err.problem_mark else "?"
+        if "constructor for the tag" in str(err.problem):
+            # safe_load refuses !!python tags: a spec can never make the tool run code.
+            raise SpecError(f"spec {path}: tag not allowed at line {line}: {err.problem}") from None
+        raise SpecError(f"spec {path}: {err.problem} at line {line}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -132,9 +132,9 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        searcher = OptunaSearch(
-            space=space.optuna_space(spec), sampler=optuna.samplers.TPESampler(seed=spec.sampler_seed)
-        )
+        # A define-by-run space gets no metric/mode from TuneConfig (Ray passes them only with a param space).
+        sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
+        searcher = OptunaSearch(space=space.optuna_space(spec), metric=SCORE, mode="max", sampler=sampler)
         num_samples = space.planned_trials(spec)
         if spec.max_concurrent:
             searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)

@@ -14,7 +14,7 @@ import torch
 from ray import tune
 
 from lora_sweep.config import TrialConfig
-from lora_sweep.space import LABEL_KEYS
+from lora_sweep.space import LABEL_KEYS, OPTUNA_KEY
 from lora_sweep.tasks import get_task
 from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
 
@@ -25,6 +25,7 @@ SCORE = "score"  # every trial reports its task's primary metric under one name,
 def split_config(config: dict) -> tuple[TrialConfig, dict]:
     """Ray's config (nested under "trial" for grid sweeps) -> (TrialConfig, labels such as study)."""
     values = dict(config.get("trial", config))
+    values.pop(OPTUNA_KEY, None)
     labels = {k: values.pop(k) for k in LABEL_KEYS if k in values}
     return TrialConfig.from_dict(values), labels
 

@@ -1,0 +1,60 @@
+"""Fair ASHA: early stopping races within a study, never across studies (real Ray Tune, scripted trials)."""
+
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import AsyncHyperBandScheduler  # noqa: E402
+
+from lora_sweep.scheduler import StudyASHA  # noqa: E402
+
+# Full fine-tuning leads early; LoRA starts slowly and ends best (the pattern the seed study saw).
+CURVES = {
+    "full-a": ("m/t/full", [0.90, 0.91, 0.92, 0.93]),
+    "full-b": ("m/t/full", [0.85, 0.86, 0.87, 0.88]),
+    "lora-a": ("m/t/lora-r8", [0.50, 0.70, 0.85, 0.95]),
+    "lora-b": ("m/t/lora-r8", [0.40, 0.45, 0.50, 0.55]),
+}
+
+
+def _scripted(config):
+    values = config["trial"]
+    for epoch, score in enumerate(CURVES[values["name"]][1], start=1):
+        tune.report({"epoch": epoch, "score": score})
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _epochs_run(scheduler, tmp_path) -> dict[str, int]:
+    trials = [{"name": name, "study": study} for name, (study, _) in CURVES.items()]
+    tuner = tune.Tuner(
+        _scripted,
+        param_space={"trial": tune.grid_search(trials)},
+        tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler, max_concurrent_trials=1),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0),
+    )
+    grid = tuner.fit()
+    return {r.config["trial"]["name"]: int(r.metrics["training_iteration"]) for r in grid}
+
+
+def test_fair_asha_races_within_studies_only(local_ray, tmp_path):
+    epochs = _epochs_run(StudyASHA(max_t=4, grace_period=1, reduction_factor=2), tmp_path)
+    # lora-a trails both full trials at epoch 1 but is not stopped: it only races lora-b.
+    assert epochs["lora-a"] == 4
+    assert epochs["full-a"] == 4
+    # Within each study the weaker trial is stopped at the first rung.
+    assert epochs["lora-b"] == 1
+    assert epochs["full-b"] == 1
+
+
+def test_one_shared_asha_race_would_stop_lora_for_the_wrong_reason(local_ray, tmp_path):
+    """The control: Ray's plain ASHA compares across studies and stops the eventual best trial."""
+    epochs = _epochs_run(AsyncHyperBandScheduler(max_t=4, grace_period=1, reduction_factor=2), tmp_path)
+    assert epochs["lora-a"] == 1

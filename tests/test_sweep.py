@@ -1,0 +1,182 @@
+"""End-to-end sweeps through the CLI on a tiny model: results, Optuna, faults, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+
+from tests.sweep_support import run_cli, start_cli, tiny_world, write_spec
+
+pytestmark = pytest.mark.slow
+
+TRIAL_COLUMNS = {
+    "trial_id",
+    "study",
+    "model",
+    "task",
+    "method",
+    "r",
+    "alpha",
+    "learning_rate",
+    "epochs",
+    "seed",
+    "status",
+    "error",
+    "best_metric",
+    "best_epoch",
+    "epochs_run",
+    "lora_params",
+    "head_params",
+    "trainable_params",
+    "total_params",
+    "train_time_s",
+    "peak_memory_mb",
+    "node",
+}
+EPOCH_COLUMNS = {
+    "trial_id",
+    "study",
+    "epoch",
+    "eval_accuracy",
+    "eval_loss",
+    "train_loss",
+    "lr",
+    "epoch_time_s",
+    "train_samples_per_s",
+    "peak_memory_mb",
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory.mktemp("world"))
+
+
+def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
+    model, glue = world
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        model,
+        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        variants=[
+            {"method": "full", "learning_rate": {"grid": [1e-3, 1e-6]}},
+            {"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3},
+        ],
+    )
+    done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / "store" / "tiny"
+    trials = pd.read_parquet(out / "trials.parquet")
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert TRIAL_COLUMNS <= set(trials.columns) and EPOCH_COLUMNS <= set(epochs.columns)
+    assert sorted(trials["study"]) == sorted(
+        [f"{model}/sst2/full"] * 2 + [f"{model}/sst2/lora-r2", f"{model}/sst2/lora-r4"]
+    )
+    assert trials["trial_id"].is_unique and set(trials["status"]) <= {"completed", "early_stopped"}
+    # Full fine-tuning is not duplicated across ranks: its rows carry no rank.
+    assert trials.loc[trials["method"] == "full", "r"].isna().all()
+    assert (trials.loc[trials["method"] == "lora", "lora_params"] > 0).all()
+    # One epoch row per trial-epoch, and best metrics match the epoch rows.
+    assert len(epochs) == trials["epochs_run"].sum()
+    for _, row in trials.iterrows():
+        mine = epochs[epochs["trial_id"] == row["trial_id"]]
+        assert row["best_metric"] == pytest.approx(mine["eval_accuracy"].max())
+    for name in ("spec.yaml", "versions.json", "sweep.json", "report.html", "rank_vs_accuracy.md"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "versions.json").read_text())["ray"]
+    assert "best trial per study:" in done.stdout and "report:" in done.stdout
+
+
+def test_optuna_sweep_runs_each_arm(world, tmp_path):
+    model, glue = world
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        model,
+        variants=[{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": {"loguniform": [1e-4, 1e-2]}}],
+        train={"epochs": 1, "batch_size": 16, "max_length": 32},
+        search={"algorithm": "optuna", "num_samples": 2, "sampler_seed": 3, "max_concurrent": 2},
+    )
+    done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials = pd.read_csv(tmp_path / "store" / "tiny" / "trials.csv")
+    assert trials["study"].value_counts().to_dict() == {f"{model}/sst2/lora-r2": 2, f"{model}/sst2/lora-r4": 2}
+    assert trials["learning_rate"].between(1e-4, 1e-2).all() and trials["learning_rate"].nunique() == 4
+
+
+def test_failing_trial_is_retried_then_recorded_and_others_finish(world, tmp_path):
+    model, glue = world
+    missing = tmp_path / "no-such-model"
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        model,
+        max_failures=1,
+        experiments=[{"model": str(model), "task": "sst2"}, {"model": str(missing), "task": "sst2"}],
+        variants=[{"method": "lora", "r": 2, "learning_rate": 5e-3}],
+    )
+    done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / "store" / "tiny"
+    trials = pd.read_csv(out / "trials.csv").set_index("model")
+    assert trials.loc[str(model), "status"] == "completed"
+    bad = trials.loc[str(missing)]
+    assert bad["status"] == "error" and "no-such-model" in bad["error"]
+    assert "failed:" in done.stdout
+    # Retried as configured: Ray counts the failures in its experiment state.
+    state = json.loads(next(out.glob("experiment_state-*.json")).read_text())
+    failures = [json.loads(t[1])["num_failures"] for t in state["trial_data"] if "no-such-model" in t[0]]
+    assert failures == [2]
+
+
+def _completed(out) -> set[str]:
+    path = out / "trials.csv"
+    if not path.is_file():
+        return set()
+    try:
+        trials = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError):  # pragma: no cover - files are written atomically
+        raise
+    return set(trials.loc[trials["status"] == "completed", "trial_id"])
+
+
+def _result_lines(out, trial_id: str) -> int:
+    folder = next(p for p in out.iterdir() if p.is_dir() and trial_id in p.name)
+    return len((folder / "result.json").read_text().splitlines())
+
+
+def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
+    model, glue = world
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        model,
+        variants=[{"method": "lora", "r": {"grid": [2, 4, 8]}, "learning_rate": {"grid": [5e-3, 1e-3]}}],
+        train={"epochs": 3, "batch_size": 8, "max_length": 32},
+        search={"algorithm": "grid", "max_concurrent": 1},
+    )
+    store = tmp_path / "store"
+    out = store / "tiny"
+    driver = start_cli([str(spec), "--storage", str(store)], glue, tmp_path / "first.log")
+    deadline = time.time() + 240
+    while len(_completed(out)) < 2 and time.time() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    assert driver.poll() is None, "the sweep ended before it could be interrupted"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    before = _completed(out)
+    assert len(before) >= 2
+    lines_before = {t: _result_lines(out, t) for t in before}
+
+    done = run_cli([str(spec), "--storage", str(store), "--resume"], glue)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials = pd.read_csv(out / "trials.csv")
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert len(trials) == 6 and trials["trial_id"].is_unique
+    assert (trials["status"] == "completed").all()
+    assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    assert len(epochs) == 6 * 3
+    # Finished trials were not run again: Ray appended no result to them.
+    assert {t: _result_lines(out, t) for t in before} == lines_before
