@@ -97,8 +97,9 @@ class OptunaSpace:
     """A define-by-run space for OptunaSearch (a class, not a closure: Ray pickles the searcher's state).
 
     Optuna trial n runs arm n mod (number of arms), so every arm gets num_samples trials. Sampled settings are
-    named per arm ("optuna/a3/learning_rate"; Ray nests them under config["optuna"], which trials ignore), which gives each arm its own TPE model and makes conditional settings
-    (rank, alpha only for LoRA) appear only where they apply.
+    named per arm ("optuna/a3/learning_rate"; Ray nests them under config["optuna"], which trials ignore):
+    each arm gets its own TPE model, and conditional settings (rank, alpha only for LoRA) appear only where
+    they apply.
     """
 
     def __init__(self, spec: SweepSpec):
