@@ -119,6 +119,14 @@ def load_config(name: str, num_labels: int = 2) -> PretrainedConfig:
     return AutoConfig.from_pretrained(resolve_model(name), num_labels=num_labels, trust_remote_code=False)
 
 
+def plan_config(name: str, num_labels: int = 2) -> PretrainedConfig:
+    """A config for counting parameters: a published shape we know (no network), else load_config."""
+    known = name.rsplit("/", 1)[-1]
+    if not os.path.isdir(os.path.expanduser(name)) and known in RANDOM_CONFIGS:
+        return load_config(RANDOM_PREFIX + known, num_labels)
+    return load_config(name, num_labels)
+
+
 def default_targets(model_type: str) -> tuple[str, ...]:
     if model_type not in DEFAULT_TARGETS:
         known = ", ".join(sorted(DEFAULT_TARGETS))

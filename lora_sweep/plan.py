@@ -11,22 +11,24 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from lora_sweep import lora, models, space
-from lora_sweep.config import TrialConfig
 from lora_sweep.spec import SweepSpec
 from lora_sweep.tasks import get_task
 from lora_sweep.train import configure_method
 
 
-def parameter_counts(values: dict) -> lora.ParamCounts | str:
-    """Counts for one trial's model and method, or the reason they are unavailable (e.g. config not offline)."""
-    # Not trial.split_config: that module imports Ray, and a dry run must not even load it.
-    cfg = TrialConfig.from_dict({k: v for k, v in values.items() if k not in space.LABEL_KEYS})
-    try:
-        config = models.load_config(cfg.model, get_task(cfg.task).num_labels)
-    except (OSError, ValueError) as err:
-        return f"n/a ({str(err).splitlines()[0][:80]})"
+def parameter_counts(values: dict, configs: dict) -> lora.ParamCounts | str:
+    """Counts for one trial's model and method, or why they are unavailable; configs memoises per model."""
+    cfg, _ = space.trial_config(values)
+    key = (cfg.model, get_task(cfg.task).num_labels)
+    if key not in configs:
+        try:
+            configs[key] = models.plan_config(cfg.model, key[1])
+        except (OSError, ValueError) as err:
+            configs[key] = f"n/a ({str(err).splitlines()[0][:60]})"
+    if isinstance(configs[key], str):
+        return configs[key]
     with torch.device("meta"):
-        model = AutoModelForSequenceClassification.from_config(config)
+        model = AutoModelForSequenceClassification.from_config(configs[key])
     heads = configure_method(model, cfg, load_weights=False)
     return lora.count_parameters(model, heads)
 
@@ -59,13 +61,13 @@ def plan_lines(spec: SweepSpec) -> list[str]:
             )
         )
     lines.append(f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}")
-    seen = set()
+    seen, configs = set(), {}
     for arm in arms:
         study = space.study_name(arm.base())
         if study in seen:
             continue
         seen.add(study)
-        counts = parameter_counts({**arm.base(), "study": study})
+        counts = parameter_counts({**arm.base(), "study": study}, configs)
         if isinstance(counts, str):
             numbers = f"{counts:>38}"
         else:

@@ -12,6 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from lora_sweep.config import TrialConfig
 from lora_sweep.spec import Experiment, Setting, SweepSpec, Variant
 
 LABEL_KEYS = ("study", "cpu", "gpu")
@@ -37,6 +38,14 @@ class Arm:
             "cpu": self.variant.cpu,
             "gpu": self.variant.gpu,
         }
+
+
+def trial_config(values: dict) -> tuple[TrialConfig, dict]:
+    """A trial's flat dict (nested under "trial" in grid sweeps) -> (TrialConfig, labels such as study)."""
+    values = dict(values.get("trial", values))
+    values.pop(OPTUNA_KEY, None)
+    labels = {k: values.pop(k) for k in LABEL_KEYS if k in values}
+    return TrialConfig.from_dict(values), labels
 
 
 def study_name(values: dict) -> str:
@@ -136,7 +145,9 @@ def _merge(a: dict | None, b: dict) -> dict:
     if a is None:
         return b
     if "values" in a and "values" in b:
-        return {**a, "values": list(dict.fromkeys([*a["values"], *b["values"]]))}
+        merged = list(a["values"])
+        merged += [v for v in b["values"] if v not in merged]  # values may be lists (target_modules)
+        return {**a, "values": merged}
     if "low" in a and "low" in b:
         return {**a, "low": min(a["low"], b["low"]), "high": max(a["high"], b["high"])}
     return a

@@ -25,7 +25,7 @@ from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import StudyASHA
 from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
-from lora_sweep.trial import SCORE, run_trial, split_config
+from lora_sweep.trial import SCORE, run_trial
 
 PACKAGES = ("lora_sweep", "torch", "transformers", "datasets", "ray", "optuna", "pandas", "plotly", "peft")
 
@@ -98,7 +98,7 @@ def prepare_shared_data(configs: list[dict], log=print) -> dict:
     """
     prepared = {}
     for values in configs:
-        cfg, _ = split_config(values)
+        cfg, _ = space.trial_config(values)
         key = data_key(cfg)
         if key in prepared:
             continue

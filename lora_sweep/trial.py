@@ -13,21 +13,12 @@ import ray
 import torch
 from ray import tune
 
-from lora_sweep.config import TrialConfig
-from lora_sweep.space import LABEL_KEYS, OPTUNA_KEY
+from lora_sweep.space import trial_config
 from lora_sweep.tasks import get_task
 from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
 
 STATE_FILE = "trial_state.pt"
 SCORE = "score"  # every trial reports its task's primary metric under one name, for ASHA and Optuna
-
-
-def split_config(config: dict) -> tuple[TrialConfig, dict]:
-    """Ray's config (nested under "trial" for grid sweeps) -> (TrialConfig, labels such as study)."""
-    values = dict(config.get("trial", config))
-    values.pop(OPTUNA_KEY, None)
-    labels = {k: values.pop(k) for k in LABEL_KEYS if k in values}
-    return TrialConfig.from_dict(values), labels
 
 
 class RayStateHook:
@@ -58,7 +49,7 @@ class RayStateHook:
 
 def run_trial(config: dict, prepared: dict | None = None) -> None:
     """The Tune trainable. `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store."""
-    cfg, labels = split_config(config)
+    cfg, labels = trial_config(config)
     metric = "eval_" + get_task(cfg.task).primary_metric
     node = ray.get_runtime_context().get_node_id()
     hook = RayStateHook()
