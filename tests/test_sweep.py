@@ -90,6 +90,8 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
         assert (out / name).is_file(), name
     assert json.loads((out / "versions.json").read_text())["ray"]
     assert "best trial per study:" in done.stdout and "report:" in done.stdout
+    # Tokenized once for the sweep (one model, one task), not once per trial.
+    assert done.stdout.count("[lora_sweep] tokenized") == 1
 
 
 def test_optuna_sweep_runs_each_arm(world, tmp_path):
