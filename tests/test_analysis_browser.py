@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from analysis.report import build_report
+from analysis.screenshot import chromium as run_chromium
 from tests.data_analysis.synthetic import demo_sweep
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,14 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run headless Chromium on a local page, offline-minded, with console messages logged to stderr."""
-    command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-        f"--window-size={WIDTH},{HEIGHT}", *args, page.resolve().as_uri(),
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    """Headless Chromium as analysis.screenshot runs it (profile: kept for the callers' signature)."""
+    return run_chromium(page, *args, size=(WIDTH, HEIGHT))
 
 
 def console_errors(stderr: str) -> list[str]:
