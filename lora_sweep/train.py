@@ -128,6 +128,17 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
+def _cpu_copy(value):
+    """A deep copy with every tensor cloned to the CPU (a checkpoint that later steps cannot change)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(v) for v in value)
+    return value
+
+
 def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -200,6 +211,9 @@ def train_and_evaluate(
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         model.train()
+        # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
+        # like one that ran through (the batch order is seeded per epoch too).
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
         started = time.perf_counter()
         loss_sum, seen = torch.zeros((), device=device), 0
         for batch in data.make_batches(
@@ -242,7 +256,8 @@ def train_and_evaluate(
                 {
                     "epoch": epoch,
                     "model": lora.trainable_state_dict(model),
-                    "optimizer": optimizer.state_dict(),
+                    # A copy: state_dict() shares the live moment tensors, which the next step changes.
+                    "optimizer": _cpu_copy(optimizer.state_dict()),
                     "scheduler": scheduler.state_dict(),
                     "best": best,
                     "best_epoch": best_epoch,
