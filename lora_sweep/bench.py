@@ -42,6 +42,9 @@ def make_settings(mode: str, device: str, glue_dir: str | None, **overrides) -> 
             trial_repeats=1,
             padding_eval_samples=256,
             padding_repeats=2,
+            sweep_train_samples=128,
+            sweep_eval_samples=64,
+            sweep_epochs=2,
         ),
         "tiny": dict(
             models=("tiny:bert",),
@@ -56,11 +59,13 @@ def make_settings(mode: str, device: str, glue_dir: str | None, **overrides) -> 
             trial_max_length=32,
             padding_eval_samples=64,
             padding_repeats=1,
+            sweep_train_samples=0,
         ),
     }
     values = dict(presets[mode], device=device, glue_dir=glue_dir)
-    if device.startswith("cuda") and mode != "tiny":  # steps take milliseconds: larger batch, more repeats
-        values.update(batch_size=32, repeats=10 if mode == "full" else 5, steps=5, warmup=3)
+    if device.startswith("cuda") and mode != "tiny":
+        # Steps take milliseconds: a larger batch and length so that compute, not kernel launches, dominates.
+        values.update(batch_size=32, seq_len=256, repeats=8 if mode == "full" else 4, steps=8, warmup=3)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return bc.Settings(**values)
 
@@ -113,6 +118,22 @@ def versions() -> dict:
     return out
 
 
+_SWEEP_RESULTS: dict = {}
+
+
+def _sweep_cases(s: bc.Settings) -> list[dict]:
+    """Cases 6 and 7 share their three sweep runs: run them once per settings."""
+    if s.sweep_train_samples < 1:
+        names = ("6. sweep overhead", "7. ASHA trial-epochs")
+        return [bc.not_run(n, "this preset runs no sweeps") for n in names]
+    key = (s.sweep_train_samples, s.sweep_eval_samples, s.sweep_epochs, s.glue_dir)
+    if key not in _SWEEP_RESULTS:
+        from lora_sweep.bench_sweep import cases_sweep
+
+        _SWEEP_RESULTS[key] = cases_sweep(s.glue_dir, *key[:3])
+    return [dict(r, detail=dict(r["detail"])) for r in _SWEEP_RESULTS[key]]
+
+
 def run_case(case: int, model: str | None, s: bc.Settings, memory: bool = True) -> dict:
     if case == 1:
         return bc.case_train_step(model, s, memory=memory)
@@ -124,10 +145,8 @@ def run_case(case: int, model: str | None, s: bc.Settings, memory: bool = True) 
         return bc.case_merged_inference(model, s)
     if case == 5:
         return bc.case_dynamic_padding(s)
-    if case == 6:
-        return bc.case_needs_sweep(6, "sweep overhead")
-    if case == 7:
-        return bc.case_needs_sweep(7, "ASHA trial-epochs")
+    if case in (6, 7):
+        return _sweep_cases(s)[case - 6]
     raise ValueError(f"no benchmark case {case}; cases are {', '.join(map(str, ALL_CASES))}")
 
 
@@ -215,9 +234,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cases", type=parse_cases, default=list(ALL_CASES), help="e.g. 1,2,4 (default: all)")
     p.add_argument("--models", help="models for cases 1, 2, 4, e.g. random:roberta-base,random:deberta-v2-xlarge")
     p.add_argument("--batch-size", type=int, help="batch for cases 1, 2, 4 (default: 8 on CPU, 32 on CUDA)")
-    p.add_argument("--seq-len", type=int, help="sequence length for cases 1, 2, 4 (default 128)")
+    p.add_argument("--seq-len", type=int, help="sequence length for cases 1, 2, 4 (default: 128 on CPU, 256 on CUDA)")
     p.add_argument("--repeats", type=int, help="side-by-side repeats for cases 1, 2, 4")
+    p.add_argument("--steps", type=int, help="steps (forwards) timed per side in each repeat, cases 1, 2, 4")
     p.add_argument("--trial-samples", type=int, help="SST-2 training sentences for case 3 (default 4000)")
+    p.add_argument("--trial-repeats", type=int, help="whole-trial repeats per side for case 3 (default 3)")
     p.add_argument("--glue-dir", default=default_glue_dir(), help="GLUE folder (default: $GLUE_DIR)")
     p.add_argument("--no-memory", action="store_true", help="skip case 1's memory subprocesses")
     p.add_argument("--memory-worker", help=argparse.SUPPRESS)
@@ -246,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         seq_len=args.seq_len,
         repeats=args.repeats,
+        steps=args.steps,
         trial_samples=args.trial_samples,
+        trial_repeats=args.trial_repeats,
     )
     from transformers.utils import logging as hf_logging
 
