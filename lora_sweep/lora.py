@@ -52,7 +52,8 @@ class LoRALinear(nn.Module):
         out = self.base_layer(x)
         if self.merged:
             return out
-        return out + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+        # One fused add-with-scale instead of a scale then an add: a kernel less per adapted layer on GPU.
+        return torch.add(out, self.lora_B(self.lora_A(self.lora_dropout(x))), alpha=self.scaling)
 
     def delta_weight(self) -> torch.Tensor:
         """(alpha / r) * B A, shaped like the base weight."""
