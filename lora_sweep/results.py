@@ -76,6 +76,16 @@ def trial_status(record: TrialRecord, configured_epochs: int) -> str:
     return "completed" if epochs_run >= configured_epochs else "early_stopped"
 
 
+OOM_MARKERS = ("OutOfMemoryError", "CUDA out of memory", "out of memory")
+
+
+def error_kind(error: str) -> str:
+    """ "out_of_memory" for a GPU (or host) OOM, so a sweep's table shows which configurations did not fit."""
+    if not error:
+        return ""
+    return "out_of_memory" if any(m in error for m in OOM_MARKERS) else "exception"
+
+
 def trial_row(record: TrialRecord) -> dict:
     method = record.config.get("method", "lora")
     # Settings a spec left at their defaults still get their value in the table.
@@ -95,6 +105,7 @@ def trial_row(record: TrialRecord) -> dict:
         "target_modules": ",".join(targets) if isinstance(targets, (list, tuple)) else (targets or ""),
         "status": status,
         "error": error.strip().splitlines()[-1] if error.strip() else "",
+        "error_kind": error_kind(record.error),
         "metric": metric,
         "best_metric": best[metric] if best else math.nan,
         "best_epoch": best["epoch"] if best else None,
