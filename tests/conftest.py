@@ -15,3 +15,19 @@ def glue_dir() -> Path:
     if not (path / "SST-2" / "train.tsv").is_file():
         pytest.skip(f"GLUE data not found at {path}; set GLUE_DIR to a folder in the standard GLUE layout")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT saved with the MiniLM tokenizer (tests.trial_fixtures)."""
+    from tests.trial_fixtures import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_glue_dir(tmp_path_factory) -> Path:
+    """Small synthetic SST-2 and MRPC folders in the GLUE layout (tests.trial_fixtures)."""
+    from tests.trial_fixtures import make_tiny_glue
+
+    return make_tiny_glue(tmp_path_factory.mktemp("tiny-glue"))

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from lora_sweep import lora, models, train
 from lora_sweep.config import TrialConfig
-from tests.trial_fixtures import HIDDEN, LAYERS, make_tiny_bert, make_tiny_glue
+from tests.trial_fixtures import HIDDEN, LAYERS
 
 REQUIRED_KEYS = {
     "epoch",
@@ -32,16 +32,6 @@ TIMING_KEYS = {"epoch_time_s", "train_samples_per_s", "peak_memory_mb"}
 R = 4
 HEAD_PARAMS = HIDDEN * 2 + 2  # classifier: 32 -> 2 labels
 LORA_PARAMS = 2 * R * HIDDEN * 2 * LAYERS  # (A + B) * r * width * (query, value) * layers: paper Sec. 7.1 formula
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-@pytest.fixture(scope="session")
-def tiny_glue_dir(tmp_path_factory):
-    return make_tiny_glue(tmp_path_factory.mktemp("tiny-glue"))
 
 
 @pytest.fixture

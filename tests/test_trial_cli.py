@@ -10,19 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trial_fixtures import make_tiny_bert, make_tiny_glue
-
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    return make_tiny_bert(tmp_path_factory.mktemp("cli-bert"))
-
-
-@pytest.fixture(scope="module")
-def tiny_glue_dir(tmp_path_factory):
-    return make_tiny_glue(tmp_path_factory.mktemp("cli-glue"))
 
 
 def cli(*args: str, glue_dir: Path | str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

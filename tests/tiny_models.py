@@ -5,20 +5,10 @@ from __future__ import annotations
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-SMALL = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
-CONFIGS = {
-    "roberta": dict(SMALL, max_position_embeddings=66, pad_token_id=1, type_vocab_size=1),
-    "bert": dict(SMALL, max_position_embeddings=64),
-    "deberta-v2": dict(
-        SMALL,
-        max_position_embeddings=64,
-        relative_attention=True,
-        position_buckets=16,
-        pos_att_type=["p2c", "c2p"],
-        position_biased_input=False,
-        type_vocab_size=0,
-    ),
-}
+from lora_sweep.bench_cases import TINY_CONFIGS
+
+# The benchmark's tiny shapes (bench --tiny uses the same): one table of tiny architectures.
+CONFIGS = TINY_CONFIGS
 ARCHS = tuple(CONFIGS)
 
 
