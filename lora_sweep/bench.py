@@ -125,7 +125,7 @@ def _sweep_cases(s: bc.Settings) -> list[dict]:
     """Cases 6 and 7 share their three sweep runs: run them once per settings."""
     if s.sweep_train_samples < 1:
         names = ("6. sweep overhead", "7. ASHA trial-epochs")
-        return [bc.not_run(n, "this preset runs no sweeps") for n in names]
+        return [bc.not_run(n, "this preset runs no sweeps", case=c) for c, n in zip((6, 7), names, strict=True)]
     key = (s.sweep_train_samples, s.sweep_eval_samples, s.sweep_epochs, s.glue_dir)
     if key not in _SWEEP_RESULTS:
         from lora_sweep.bench_sweep import cases_sweep

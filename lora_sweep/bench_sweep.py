@@ -54,7 +54,7 @@ def cases_sweep(glue_dir: str | None, train_samples: int = 500, eval_samples: in
     """Results for cases 6 and 7 (three runs of the reduced smoke sweep's trials)."""
     names = ("6. sweep overhead Ray/no-Ray [smoke sst2]", "7. ASHA trial-epochs asha/grid [smoke sst2]")
     if not glue_dir or not Path(glue_dir, "SST-2", "train.tsv").is_file():
-        return [not_run(n, "needs GLUE_DIR with SST-2") for n in names]
+        return [not_run(n, "needs GLUE_DIR with SST-2", case=c) for c, n in zip((6, 7), names, strict=True)]
     env = {**os.environ, "GLUE_DIR": str(glue_dir), "HF_HUB_OFFLINE": "1"}
     base = reduced_overrides(train_samples, eval_samples, epochs)
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
