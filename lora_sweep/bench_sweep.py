@@ -68,7 +68,7 @@ def cases_sweep(glue_dir: str | None, train_samples: int = 500, eval_samples: in
         asha = pd.read_csv(Path(tmp, "asha", "trials.csv"))
     sizes = {"trials": len(grid), "train_samples": train_samples, "eval_samples": eval_samples, "epochs": epochs}
     overhead = make_result(
-        names[0], [grid_s / plain_s], "<= 1.15", {"ray_sweep_s": grid_s, "back_to_back_s": plain_s, **sizes}
+        names[0], [grid_s / plain_s], "<= 1.15", {"case": 6, "ray_sweep_s": grid_s, "back_to_back_s": plain_s, **sizes}
     )
     used, full = int(asha["epochs_run"].sum()), int(grid["epochs_run"].sum())
     best_grid, best_asha = _best_lr(grid), _best_lr(asha)
@@ -78,6 +78,7 @@ def cases_sweep(glue_dir: str | None, train_samples: int = 500, eval_samples: in
         [used / full],
         "<= 0.6",
         {
+            "case": 7,
             "trial_epochs_asha": used,
             "trial_epochs_grid": full,
             "asha_sweep_s": asha_s,
