@@ -54,9 +54,9 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     assert out.startswith("sweep smoke: 16 trials in 8 studies, search grid, scheduler asha")
     assert "ASHA per study: max_epochs 3, grace_period 1, reduction_factor 2" in out
     # study, trials, cpu, gpu, LoRA-only, trainable, total
-    assert _row(out, "minilm/sst2/lora-r8")[1:6] == ["2", "1", "0", "73,728", "74,498"]
+    assert _row(out, "minilm/sst2/lora-r8")[1:6] == ["2", "2", "0", "73,728", "74,498"]
     assert _row(out, "minilm/mrpc/lora-r4")[4] == "36,864"  # 2 * 4 * 384 * 2 (query, value) * 6 layers
-    assert _row(out, "minilm/sst2/full")[1:6] == ["2", "1", "0", "0", "22,713,986"]
+    assert _row(out, "minilm/sst2/full")[1:6] == ["2", "2", "0", "0", "22,713,986"]
     assert result["ray"] is False
     assert not store.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -118,9 +118,10 @@ def test_resume_with_nothing_to_resume_exits_2(tmp_path, capsys, cli, existing):
 def test_set_and_name_flags_reach_the_plan(tmp_path, capsys, cli):
     store = tmp_path / "store"
     args = [str(SMOKE), "--dry-run", "--storage", str(store), "--name", "other"]
-    assert cli([*args, "--set", "experiments.0.tasks=[mrpc]", "--set", "search.seeds=2"]) == 0
+    # The smoke spec's first experiment is SST-2: --set turns it into a second MRPC one.
+    assert cli([*args, "--set", "experiments.0.task=mrpc", "--set", "search.seeds=2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("sweep other: 16 trials in 4 studies")
+    assert out.startswith("sweep other: 32 trials in 4 studies")
     assert "seeds [0, 1]" in out and f"storage {store}" in out
     assert "minilm/sst2" not in out
     assert not store.exists()
