@@ -64,9 +64,9 @@ def test_smoke_grid_expands_to_16_trials_in_8_studies():
             assert trial["learning_rate"] in (5e-5, 1e-4)
         else:
             assert trial["r"] in (4, 8, 16) and trial["study"].endswith(f"-r{trial['r']}")
-            assert trial["alpha"] == 16 and trial["learning_rate"] in (5e-4, 1e-3)
-        assert trial["seed"] == 0 and (trial["cpu"], trial["gpu"]) == (1, 0)
-        assert trial["epochs"] == 3 and trial["max_train_samples"] == 1000
+            assert trial["alpha"] == 16 and trial["learning_rate"] in (1e-3, 2e-3)
+        assert trial["seed"] == 0 and (trial["cpu"], trial["gpu"]) == (2, 0)
+        assert trial["epochs"] == 3 and trial["max_train_samples"] == {"sst2": 1000, "mrpc": 200}[trial["task"]]
     assert len({without_seed(t) for t in trials}) == 16  # no duplicates
 
 
@@ -210,14 +210,14 @@ def test_optuna_space_uses_the_one_given_seed(tmp_path):
 def test_searched_settings_for_smoke():
     spec = load_spec(SMOKE)
     assert space.searched_settings(spec) == {
-        "learning_rate": {"type": "grid", "values": [5e-5, 1e-4, 5e-4, 1e-3]},
+        "learning_rate": {"type": "grid", "values": [5e-5, 1e-4, 1e-3, 2e-3]},
         "r": {"type": "grid", "values": [4, 8, 16]},
     }
     by_study = space.searched_by_study(spec)
     assert set(by_study) == SMOKE_STUDIES
     for study, settings in by_study.items():
         # rank names the study, so within a study only the learning rate is searched
-        expected = [5e-5, 1e-4] if study.endswith("/full") else [5e-4, 1e-3]
+        expected = [5e-5, 1e-4] if study.endswith("/full") else [1e-3, 2e-3]
         assert settings == {"learning_rate": {"type": "grid", "values": expected}}, study
 
 

@@ -312,11 +312,11 @@ def test_exponent_without_dot_is_a_float(tmp_path):
 
 def test_set_overrides_change_the_spec():
     base = load_spec(SMOKE)
-    assert {v.settings["batch_size"].values for e in base.experiments for v in e.variants} == {(32,)}
-    changed = load_spec(SMOKE, ("train.batch_size=8", "experiments.0.tasks=[mrpc]", "search.seeds=[3, 4]"))
+    assert {v.settings["batch_size"].values for e in base.experiments for v in e.variants} == {(16,)}
+    changed = load_spec(SMOKE, ("train.batch_size=8", "experiments.0.task=mrpc", "search.seeds=[3, 4]"))
     assert {v.settings["batch_size"].values for e in changed.experiments for v in e.variants} == {(8,)}
     assert [e.task for e in base.experiments] == ["sst2", "mrpc"]
-    assert [e.task for e in changed.experiments] == ["mrpc"]
+    assert [e.task for e in changed.experiments] == ["mrpc", "mrpc"]
     assert changed.seeds == (3, 4)
     assert changed.raw["train"]["batch_size"] == 8  # the spec as run, saved beside the results
     lr = load_spec(SMOKE, ("variants.0.learning_rate=1e-3",)).experiments[0].variants[0].settings["learning_rate"]
