@@ -423,24 +423,32 @@ def case_trial_vs_trainer(s: Settings) -> dict:
         for side in ("ours", "trainer") if rep % 2 == 0 else ("trainer", "ours"):
             runs[side].append(sides[side]())
             free_memory()
-    ratios = [o["samples_per_s"] / t["samples_per_s"] for o, t in zip(runs["ours"], runs["trainer"], strict=True)]
+    for run in runs["ours"] + runs["trainer"]:
+        # The whole trial: model built, one epoch trained, dev evaluated (what a sweep pays per trial).
+        run["trial_samples_per_s"] = len(prepared.train) * cfg.epochs / run["wall_s"]
+
+    def ratio(key: str) -> list[float]:
+        return [o[key] / t[key] for o, t in zip(runs["ours"], runs["trainer"], strict=True)]
+
     acc = {k: [r["dev_accuracy"] for r in v] for k, v in runs.items()}
-    sps = {k: spread([r["samples_per_s"] for r in v]) for k, v in runs.items()}
-    per_token = [o["tokens_per_s"] / t["tokens_per_s"] for o, t in zip(runs["ours"], runs["trainer"], strict=True)]
+    sps = {k: spread([r["trial_samples_per_s"] for r in v]) for k, v in runs.items()}
+    loop, per_token = ratio("samples_per_s"), ratio("tokens_per_s")
     detail = {
         "case": 3,
         "model": s.trial_model,
         "train_samples": len(prepared.train),
         "dev_samples": len(prepared.dev),
-        "samples_per_s": sps,
-        "dev_accuracy": acc,
+        "group_by_length": cfg.group_by_length,
+        "trial_samples_per_s": sps,
+        "train_loop_ratio": spread(loop),
         "tokens_per_s_ratio": spread(per_token),
+        "dev_accuracy": acc,
         "runs": runs,
-        "summary": f"ours {sps['ours']['median']:.1f}, Trainer {sps['trainer']['median']:.1f} samples/s "
-        f"(padded tokens/s ratio {statistics.median(per_token):.2f}); dev acc "
-        f"ours {statistics.median(acc['ours']):.3f}, Trainer {statistics.median(acc['trainer']):.3f}",
+        "summary": f"whole trial ours {sps['ours']['median']:.1f}, Trainer {sps['trainer']['median']:.1f} "
+        f"samples/s; train loop only {statistics.median(loop):.2f}, padded tokens/s {statistics.median(per_token):.2f}"
+        f"; dev acc ours {statistics.median(acc['ours']):.3f}, Trainer {statistics.median(acc['trainer']):.3f}",
     }
-    return make_result("3. trial throughput ours/Trainer+PEFT [sst2]", ratios, ">= 1.0", detail)
+    return make_result("3. trial throughput ours/Trainer+PEFT [sst2]", ratio("trial_samples_per_s"), ">= 1.0", detail)
 
 
 def _run_ours(cfg, prepared) -> dict:
@@ -453,7 +461,14 @@ def _run_ours(cfg, prepared) -> dict:
     # The padded tokens of the epoch's batches (train_and_evaluate's shuffle seed for epoch 1): random batches
     # differ in padding between the two sides, so tokens/s is the like-for-like speed.
     lengths = prepared.train.lengths
-    batches = data.batch_indices(lengths, cfg.batch_size, True, cfg.seed * 100_003 + 1)
+    batches = data.batch_indices(
+        lengths,
+        cfg.batch_size,
+        True,
+        cfg.seed * 100_003 + 1,
+        cfg.group_by_length,
+        data.length_group_batches(len(lengths), cfg.batch_size),
+    )
     tokens = int(sum(len(b) * lengths[b].max() for b in batches))
     return {
         "samples_per_s": row["train_samples_per_s"],
@@ -502,6 +517,8 @@ def _run_trainer(cfg, prepared, s: Settings) -> dict:
             use_cpu=s.device == "cpu",
             bf16=s.device.startswith("cuda"),
             seed=cfg.seed,
+            # Trainer's group_by_length (train and eval batches), as our group_by_length; "random" otherwise.
+            train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
             include_num_input_tokens_seen="all",  # padded tokens, for tokens/s
         )
         trainer = Trainer(
@@ -531,6 +548,7 @@ def _hf_dataset(split, datasets):
         "input_ids": split.input_ids,
         "attention_mask": [[1] * len(ids) for ids in split.input_ids],
         "labels": split.labels.tolist(),
+        "length": split.lengths.tolist(),  # read by Trainer's length-grouped sampler
     }
     if split.token_type_ids is not None:
         columns["token_type_ids"] = split.token_type_ids

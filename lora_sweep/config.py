@@ -45,6 +45,9 @@ class TrialConfig:
     learning_rate: float | None = None  # None: DEFAULT_LR[method]
     epochs: int = 3
     batch_size: int = 32
+    # Training batches of similar lengths, sorted within random groups of up to 50 batches (as Hugging Face's
+    # group_by_length): far less padding on short-sentence tasks; false: plain random batches.
+    group_by_length: bool = True
     eval_batch_size: int = 128
     max_length: int = 128
     weight_decay: float = 0.01
@@ -93,6 +96,7 @@ class TrialConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "max_length"):
             value = getattr(self, key)
             _check(_is_int(value) and value >= 1, key, value, "an integer >= 1")
+        _check(isinstance(self.group_by_length, bool), "group_by_length", self.group_by_length, "true or false")
         for key in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, key)
             _check(value is None or (_is_int(value) and value >= 1), key, value, "an integer >= 1 or null")

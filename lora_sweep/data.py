@@ -16,13 +16,16 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import torch
 
 from lora_sweep.atomic import atomic_write
 from lora_sweep.tasks import GlueTask
+
+if TYPE_CHECKING:  # imported where used: a Ray worker given prepared data never needs datasets (0.9 s)
+    import datasets
 
 GLUE_DIR_ENV = "GLUE_DIR"
 HUB_DATASET = "nyu-mll/glue"
@@ -117,10 +120,14 @@ def read_glue_tsv(task: GlueTask, path: str | os.PathLike) -> datasets.Dataset:
         for (out, _), pos in zip(layout.text, positions, strict=False):
             columns[out].append(row[pos])
         labels.append(_parse_label(task, layout, row[positions[-1]], where))
+    import datasets
+
     return datasets.Dataset.from_dict({**columns, "label": labels}, features=_features(task))
 
 
 def _features(task: GlueTask) -> datasets.Features:
+    import datasets
+
     label = datasets.Value("float32") if task.is_regression else datasets.ClassLabel(names=list(task.label_names))
     return datasets.Features({**{c: datasets.Value("string") for c in task.text_columns}, "label": label})
 
@@ -138,10 +145,14 @@ def load_glue(task: GlueTask, glue_dir: str | os.PathLike | None = None) -> data
         if not path.is_file():
             raise GlueDataError(f"{source}={glue_dir} has no {task.dir_name}/{file_name}")
         splits[split] = read_glue_tsv(task, path)
+    import datasets
+
     return datasets.DatasetDict(splits)
 
 
 def _load_hub(task: GlueTask) -> datasets.DatasetDict:
+    import datasets
+
     raw = datasets.load_dataset(HUB_DATASET, task.name)
     keep = [*task.text_columns, "label"]
     # MNLI's dev set is "validation_matched" on the hub; the rest of the project always says "validation".
@@ -278,20 +289,40 @@ def _from_disk_or_tokenize(split, tokenizer, task, max_length, key, cache_dir) -
 
 
 def batch_indices(
-    lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int, sort_by_length: bool = False
+    lengths: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    sort_by_length: bool = False,
+    group_batches: int | None = None,
 ) -> list[np.ndarray]:
-    """Example indices of each batch; the same arguments always give the same batches."""
+    """Example indices of each batch; the same arguments always give the same batches.
+
+    sort_by_length: similar lengths share a batch (less padding). Without shuffle the whole split is sorted,
+    longest first (evaluation). With shuffle, the examples are shuffled, sorted within random groups of
+    group_batches batches (None: the whole split; see length_group_batches), and the batches
+    shuffled, the longest first: a batch too large for memory fails at once, not late in the epoch.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
-    if sort_by_length:
-        # Longest first: similar lengths share a batch, and a too-large batch fails at once, not at the end.
-        order = order[np.argsort(-lengths[order], kind="stable")]
+    if sort_by_length and len(order):
+        group = group_batches * batch_size if shuffle and group_batches else len(order)
+        chunks = [order[i : i + group] for i in range(0, len(order), group)]
+        order = np.concatenate([c[np.argsort(-lengths[c], kind="stable")] for c in chunks])
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if shuffle and sort_by_length:
+    if shuffle and sort_by_length and batches:
         batches = [batches[i] for i in rng.permutation(len(batches))]
+        longest = max(range(len(batches)), key=lambda i: int(lengths[batches[i]].max()))
+        batches.insert(0, batches.pop(longest))
     return batches
+
+
+def length_group_batches(n_examples: int, batch_size: int) -> int:
+    """Batches per length group for group_by_length: 50, but at least 4 groups per epoch so that batches still
+    vary between epochs (the rule of Hugging Face's get_length_grouped_indices)."""
+    return max(1, min(50, n_examples // (4 * batch_size)))
 
 
 def collate(
@@ -325,7 +356,8 @@ def make_batches(
     seed: int,
     sort_by_length: bool = False,
     pad_to_max: int | None = None,
+    group_batches: int | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Batches of tensors, each padded to its own longest sequence (or to pad_to_max when given)."""
-    for indices in batch_indices(split.lengths, batch_size, shuffle, seed, sort_by_length):
+    for indices in batch_indices(split.lengths, batch_size, shuffle, seed, sort_by_length, group_batches):
         yield collate(split, indices, pad_token_id, pad_to_max)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
 
 from lora_sweep.tasks import GlueTask
 
@@ -56,11 +55,15 @@ def _correlation(fn, scores: np.ndarray, labels: np.ndarray) -> float:
 
 def pearson(scores: np.ndarray, labels: np.ndarray) -> float:
     """Pearson correlation; 0.0 for constant inputs."""
+    from scipy import stats  # here, not at the top: scipy.stats costs a second at every worker's start
+
     return _correlation(stats.pearsonr, scores, labels)
 
 
 def spearmanr(scores: np.ndarray, labels: np.ndarray) -> float:
     """Spearman rank correlation; 0.0 for constant inputs."""
+    from scipy import stats
+
     return _correlation(stats.spearmanr, scores, labels)
 
 

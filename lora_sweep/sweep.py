@@ -146,6 +146,9 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
         search_alg=searcher,
         num_samples=num_samples,
         max_concurrent_trials=max_concurrent,
+        # One worker process runs trial after trial (same resources): torch, transformers and the shared data
+        # are loaded once per worker, not once per trial (benchmark case 6).
+        reuse_actors=True,
     )
 
 

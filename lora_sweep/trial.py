@@ -22,13 +22,19 @@ SCORE = "score"  # every trial reports its task's primary metric under one name,
 
 
 class RayStateHook:
-    """Checkpoints the trainable state each epoch through tune.report; restores it on resume or retry."""
+    """Checkpoints the trainable state each epoch through tune.report; restores it on resume or retry.
 
-    def __init__(self):
+    Not after the last epoch: nothing is left to resume then, and for full fine-tuning a checkpoint is the whole
+    model and two Adam moments (benchmark case 6). A trial killed between its last report and its end re-runs
+    its last epoch from the checkpoint before.
+    """
+
+    def __init__(self, last_epoch: int):
         self._pending: dict | None = None
+        self._last_epoch = last_epoch
 
     def save(self, state: dict) -> None:
-        self._pending = state
+        self._pending = state if state["epoch"] < self._last_epoch else None
 
     def restore(self) -> dict | None:
         checkpoint = tune.get_checkpoint()
@@ -52,7 +58,7 @@ def run_trial(config: dict, prepared: dict | None = None) -> None:
     cfg, labels = trial_config(config)
     metric = "eval_" + get_task(cfg.task).primary_metric
     node = ray.get_runtime_context().get_node_id()
-    hook = RayStateHook()
+    hook = RayStateHook(last_epoch=cfg.epochs)
 
     def report(row: dict) -> None:
         score = row.get(metric)

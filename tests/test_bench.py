@@ -117,9 +117,14 @@ def test_case_trial_vs_trainer(tiny_glue):
     result = bc.case_trial_vs_trainer(tiny_glue)
     assert_well_formed(result, ">= 1.0")
     detail = result["detail"]
-    assert detail["train_samples"] == 32 and detail["dev_samples"] == 32
+    assert detail["train_samples"] == 32 and detail["dev_samples"] == 32 and detail["group_by_length"] is True
     for side in ("ours", "trainer"):
-        assert 0 <= detail["dev_accuracy"][side][0] <= 1 and detail["samples_per_s"][side]["median"] > 0
+        assert 0 <= detail["dev_accuracy"][side][0] <= 1 and detail["trial_samples_per_s"][side]["median"] > 0
+        run = detail["runs"][side][0]
+        # The headline is the whole trial (model, training, evaluation): slower than the training loop alone.
+        assert 0 < run["trial_samples_per_s"] < run["samples_per_s"] and run["padded_tokens"] >= 32
+    ours, trainer = detail["runs"]["ours"][0], detail["runs"]["trainer"][0]
+    assert detail["train_loop_ratio"]["median"] == pytest.approx(ours["samples_per_s"] / trainer["samples_per_s"])
 
 
 def test_case_dynamic_padding_reports_only(tiny_glue):

@@ -29,6 +29,8 @@ BAD_VALUES = [
     ({"max_train_samples": 0}, "max_train_samples"),
     ({"warmup_ratio": 1.0}, "warmup_ratio"),
     ({"device": "tpu"}, "device"),
+    ({"group_by_length": "yes"}, "group_by_length"),
+    ({"group_by_length": 1}, "group_by_length"),
     ({"method": "xyz"}, "method"),
     ({"task": "foo"}, "task"),
     ({"task": "sst3"}, "task"),

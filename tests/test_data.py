@@ -332,6 +332,30 @@ def test_sorting_by_length_reduces_padding():
     assert sorted(torch.cat(labels).tolist()) == list(range(200))
 
 
+def test_length_groups_keep_batches_random_and_longest_first():
+    """group_by_length's batches: sorted within random groups, so less padding, yet they change per epoch."""
+    lengths = np.random.default_rng(1).integers(1, 100, 640)
+    batch, groups = 16, data.length_group_batches(len(lengths), 16)
+    assert groups == 10  # 640 // (4 * 16): at least four groups per epoch
+    assert data.length_group_batches(100_000, 16) == 50 and data.length_group_batches(10, 16) == 1
+
+    def epoch(seed, **kwargs):
+        return data.batch_indices(lengths, batch, True, seed, **kwargs)
+
+    def padded(batches):
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    grouped = epoch(3, sort_by_length=True, group_batches=groups)
+    assert sorted(np.concatenate(grouped).tolist()) == list(range(640))
+    assert padded(grouped) < 0.75 * padded(epoch(3))
+    assert lengths[grouped[0]].max() == lengths.max()  # a batch too large for memory fails first
+    # Different epochs make different batches (a full sort would make the same ones every epoch).
+    as_sets = {frozenset(b.tolist()) for b in grouped}
+    other = {frozenset(b.tolist()) for b in epoch(4, sort_by_length=True, group_batches=groups)}
+    assert len(as_sets & other) < len(as_sets) // 2
+    assert [b.tolist() for b in grouped] == [b.tolist() for b in epoch(3, sort_by_length=True, group_batches=groups)]
+
+
 def test_pad_to_max():
     split = _split([3, 7, 2])
     batches = list(data.make_batches(split, 2, 9, shuffle=False, seed=0, pad_to_max=10))
