@@ -215,10 +215,13 @@ def train_and_evaluate(
     start_epoch, best, best_epoch = 1, None, None
     saved = state_hook.restore() if state_hook else None
     if saved:
-        lora.load_trainable_state_dict(model, saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if "model" in saved:  # a hook may keep only epoch and best after the last epoch: nothing left to train
+            lora.load_trainable_state_dict(model, saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
         start_epoch, best, best_epoch = saved["epoch"] + 1, saved["best"], saved["best_epoch"]
+        if "model" not in saved:  # finished before: its weights (and any --save-adapter output) were not kept
+            return TrialResult("completed", saved["epoch"], best, best_epoch)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     for epoch in range(start_epoch, cfg.epochs + 1):

@@ -18,15 +18,16 @@ from lora_sweep.tasks import get_task
 from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
 
 STATE_FILE = "trial_state.pt"
+FINISHED_KEYS = ("epoch", "best", "best_epoch")  # what the last epoch's checkpoint holds
 SCORE = "score"  # every trial reports its task's primary metric under one name, for ASHA and Optuna
 
 
 class RayStateHook:
     """Checkpoints the trainable state each epoch through tune.report; restores it on resume or retry.
 
-    Not after the last epoch: nothing is left to resume then, and for full fine-tuning a checkpoint is the whole
-    model and two Adam moments (benchmark case 6). A trial killed between its last report and its end re-runs
-    its last epoch from the checkpoint before.
+    After the last epoch nothing is left to train: that checkpoint is only a marker (epoch and best score, no
+    weights; for full fine-tuning the weights and two Adam moments would be the largest write of the trial).
+    A sweep killed before Ray recorded the trial as finished resumes it from the marker, which ends at once.
     """
 
     def __init__(self, last_epoch: int):
@@ -34,7 +35,9 @@ class RayStateHook:
         self._last_epoch = last_epoch
 
     def save(self, state: dict) -> None:
-        self._pending = state if state["epoch"] < self._last_epoch else None
+        if state["epoch"] >= self._last_epoch:
+            state = {k: state[k] for k in FINISHED_KEYS}
+        self._pending = state
 
     def restore(self) -> dict | None:
         checkpoint = tune.get_checkpoint()

@@ -155,6 +155,33 @@ def test_best_variant_per_study_is_the_best_learning_rate():
     assert _best_lr(trials) == {"a": 2}
 
 
+def test_stopping_floor():
+    from lora_sweep.bench_sweep import stopping_floor
+
+    assert stopping_floor([2, 2], epochs=3, grace_period=1) == pytest.approx(4 / 6)  # the smoke spec's shape
+    assert stopping_floor([3], epochs=3, grace_period=1) == pytest.approx(5 / 9)
+    assert stopping_floor([1, 4], epochs=2, grace_period=2) == 1.0  # grace = epochs: nothing can stop early
+
+
+@pytest.mark.slow
+def test_sweep_cases_at_tiny_size(glue_dir):
+    """Cases 6 and 7 end to end on 16 sentences: two real Ray sweeps and the back-to-back run."""
+    from lora_sweep.bench_sweep import cases_sweep
+
+    overhead, saved = cases_sweep(str(glue_dir), train_samples=16, eval_samples=16, epochs=2)
+    assert_well_formed(overhead, "<= 1.15")
+    assert_well_formed(saved, "<= 0.6")
+    assert overhead["detail"]["trials"] == 8 and overhead["detail"]["back_to_back_s"] > 0
+    d = saved["detail"]
+    assert d["trial_epochs_grid"] == 16 and 8 <= d["trial_epochs_asha"] <= 16
+    assert d["floor"] == pytest.approx(6 / 8) and set(d["same_best_variant"]) == {
+        "minilm/sst2/full",
+        "minilm/sst2/lora-r4",
+        "minilm/sst2/lora-r8",
+        "minilm/sst2/lora-r16",
+    }
+
+
 def test_tiny_preset_runs_no_sweeps():
     from lora_sweep.bench import make_settings, run_case
 

@@ -292,6 +292,16 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
     assert whole_hook.states[0]["epoch"] == 1
 
 
+def test_resume_from_a_finished_marker_trains_nothing(make_cfg, tmp_path):
+    """The last epoch's Ray checkpoint holds epoch and best only (lora_sweep.trial): resuming it ends at once."""
+    cfg = make_cfg(epochs=2, max_train_samples=32, save_adapter=str(tmp_path / "adapter"))
+    hook = ListHook(restore_state={"epoch": 2, "best": 0.625, "best_epoch": 1})
+    rows, result = run(cfg, state_hook=hook)
+    assert rows == [] and hook.states == []
+    assert (result.status, result.epochs_run, result.best_metric, result.best_epoch) == ("completed", 2, 0.625, 1)
+    assert not (tmp_path / "adapter").exists()  # no untrained weights written as if they were the result
+
+
 def test_saved_states_are_snapshots(make_cfg):
     """States handed to the hook must not alias live tensors, or a kept epoch-1 state turns into epoch 2."""
     hook = ListHook()

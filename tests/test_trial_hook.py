@@ -9,7 +9,7 @@ import torch
 from lora_sweep import trial
 
 
-def test_every_epoch_but_the_last_is_checkpointed(monkeypatch):
+def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):
     reported = []
 
     def fake_report(metrics, checkpoint=None):
@@ -17,14 +17,20 @@ def test_every_epoch_but_the_last_is_checkpointed(monkeypatch):
         if checkpoint is not None:  # the folder is temporary: read it while report runs, as Ray does
             with checkpoint.as_directory() as folder:
                 files = sorted(os.listdir(folder))
-                epoch = torch.load(os.path.join(folder, trial.STATE_FILE), weights_only=False)["epoch"]
-                assert epoch == metrics["epoch"]
-        reported.append((metrics["epoch"], files))
+                state = torch.load(os.path.join(folder, trial.STATE_FILE), weights_only=False)
+                assert state["epoch"] == metrics["epoch"]
+        reported.append((metrics["epoch"], files, sorted(state) if files else None))
 
     monkeypatch.setattr(trial.tune, "report", fake_report)
     hook = trial.RayStateHook(last_epoch=3)
     for epoch in (1, 2, 3):
-        hook.save({"epoch": epoch, "model": {"w": torch.ones(2)}})
+        hook.save({"epoch": epoch, "model": {"w": torch.ones(2)}, "optimizer": {}, "best": 0.5, "best_epoch": 1})
         hook.report({"epoch": epoch})
     hook.report({"epoch": 4})  # a report with no state saved since carries no checkpoint
-    assert reported == [(1, [trial.STATE_FILE]), (2, [trial.STATE_FILE]), (3, None), (4, None)]
+    full = ["best", "best_epoch", "epoch", "model", "optimizer"]
+    assert reported == [
+        (1, [trial.STATE_FILE], full),
+        (2, [trial.STATE_FILE], full),
+        (3, [trial.STATE_FILE], ["best", "best_epoch", "epoch"]),
+        (4, None, None),
+    ]
