@@ -4,7 +4,8 @@
 
 Prints the machine, versions, settings and a table (median ratio over repeats, min-max spread, target, met);
 --json writes the same as {"machine", "versions", "settings", "cases": [{"name", "ratio", "target", "met",
-"detail"}]}. "met" is null where a case only reports. The cases live in lora_sweep/bench_cases.py.
+"detail"}]}. "met" is null where a case only reports. The cases live in lora_sweep/bench_cases.py (1, 2, 4:
+model steps), bench_trial.py (3, 5: SST-2 with MiniLM) and bench_sweep.py (6, 7: sweeps).
 """
 
 from __future__ import annotations
@@ -140,11 +141,15 @@ def run_case(case: int, model: str | None, s: bc.Settings, memory: bool = True) 
     if case == 2:
         return bc.case_ours_vs_peft(model, s)
     if case == 3:
-        return bc.case_trial_vs_trainer(s)
+        from lora_sweep.bench_trial import case_trial_vs_trainer
+
+        return case_trial_vs_trainer(s)
     if case == 4:
         return bc.case_merged_inference(model, s)
     if case == 5:
-        return bc.case_dynamic_padding(s)
+        from lora_sweep.bench_trial import case_dynamic_padding
+
+        return case_dynamic_padding(s)
     if case in (6, 7):
         return _sweep_cases(s)[case - 6]
     raise ValueError(f"no benchmark case {case}; cases are {', '.join(map(str, ALL_CASES))}")

@@ -114,7 +114,9 @@ def test_case_merged_inference_matches_unmerged(tiny):
 
 
 def test_case_trial_vs_trainer(tiny_glue):
-    result = bc.case_trial_vs_trainer(tiny_glue)
+    from lora_sweep.bench_trial import case_trial_vs_trainer
+
+    result = case_trial_vs_trainer(tiny_glue)
     assert_well_formed(result, ">= 1.0")
     detail = result["detail"]
     assert detail["train_samples"] == 32 and detail["dev_samples"] == 32 and detail["group_by_length"] is True
@@ -128,7 +130,9 @@ def test_case_trial_vs_trainer(tiny_glue):
 
 
 def test_case_dynamic_padding_reports_only(tiny_glue):
-    result = bc.case_dynamic_padding(tiny_glue)
+    from lora_sweep.bench_trial import case_dynamic_padding
+
+    result = case_dynamic_padding(tiny_glue)
     assert_well_formed(result, None)
     assert result["met"] is None and result["detail"]["dev_samples"] == 40
     acc = result["detail"]["accuracy"]
