@@ -65,6 +65,10 @@ def _epoch_row(trial_id: str, study: str, row: dict) -> dict:
     return {"trial_id": trial_id, "study": study, **keep}
 
 
+def epochs_run(record: TrialRecord) -> int:
+    return max((int(r.get("epoch", 0)) for r in record.rows), default=0)
+
+
 def trial_status(record: TrialRecord, configured_epochs: int) -> str:
     if record.error:
         return "error"
@@ -72,8 +76,7 @@ def trial_status(record: TrialRecord, configured_epochs: int) -> str:
         return "diverged"
     if not record.ended:
         return "running" if record.rows else "pending"
-    epochs_run = max((int(r.get("epoch", 0)) for r in record.rows), default=0)
-    return "completed" if epochs_run >= configured_epochs else "early_stopped"
+    return "completed" if epochs_run(record) >= configured_epochs else "early_stopped"
 
 
 OOM_MARKERS = ("OutOfMemoryError", "CUDA out of memory", "out of memory")
@@ -109,7 +112,7 @@ def trial_row(record: TrialRecord) -> dict:
         "metric": metric,
         "best_metric": best[metric] if best else math.nan,
         "best_epoch": best["epoch"] if best else None,
-        "epochs_run": max((int(r.get("epoch", 0)) for r in record.rows), default=0),
+        "epochs_run": epochs_run(record),
         **{k: last.get(k) for k in COUNT_COLUMNS},
         "adapter_bytes": last.get("adapter_bytes"),
         "train_time_s": sum(r.get("epoch_time_s", 0.0) or 0.0 for r in record.rows),
@@ -165,6 +168,7 @@ def write_tables(records: list[TrialRecord], out_dir: str | Path, previous=None)
     trials, epochs = build_tables(records)
     if previous is not None:
         trials, epochs = _keep_previous(trials, previous[0]), _keep_previous(epochs, previous[1])
+        # The kept rows were appended after build_tables sorted: sort again.
         trials = trials.sort_values(["study", "trial_id"], kind="stable").reset_index(drop=True)
     for name, frame in (("trials", trials), ("epochs", epochs)):
         atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
