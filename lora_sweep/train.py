@@ -152,7 +152,10 @@ def _cpu_copy(value):
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    if device.type != "cuda":
+        return batch  # already on the CPU
+    # From pinned (page-locked) memory the copy runs asynchronously: the CPU collates the next batch meanwhile.
+    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, task: GlueTask) -> torch.Tensor:
