@@ -57,7 +57,7 @@ class Settings:
     models: tuple[str, ...] = ("random:roberta-base",)
     batch_size: int = 8  # cases 1, 2, 4
     seq_len: int = 128
-    repeats: int = 6  # side-by-side repeats for cases 1, 2, 4
+    repeats: int = 20  # side-by-side repeats for cases 1, 2, 4 (each alternates the sides: drift cancels)
     steps: int = 1  # steps (or forwards) timed per side per repeat (a CPU step takes seconds)
     warmup: int = 1
     memory_steps: int = 3  # training steps in each memory subprocess
