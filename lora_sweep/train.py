@@ -132,6 +132,16 @@ def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup: int, total: in
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start this trial's peak afresh: a Ray worker runs trial after trial (reuse_actors), and a process-wide
+    peak would carry the largest earlier trial into every later one."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with contextlib.suppress(OSError):  # Linux: "5" resets the resident-set high-water mark (ru_maxrss too)
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -202,7 +212,7 @@ def train_and_evaluate(
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
     trial_data = prepared or prepare_data(cfg)
     task = trial_data.task
     model, heads = build_model(cfg, task.num_labels)

@@ -5,8 +5,12 @@ Inside a trial only ray.tune.report / get_checkpoint / Checkpoint are used (ray.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import math
 import os
+import sys
 import tempfile
 
 import ray
@@ -75,4 +79,17 @@ def run_trial(config: dict, prepared: dict | None = None) -> None:
         hook.report(row)
 
     data: TrialData | None = (prepared or {}).get(data_key(cfg))
-    train_and_evaluate(cfg, report, prepared=data or prepare_data(cfg), state_hook=hook)
+    try:
+        train_and_evaluate(cfg, report, prepared=data or prepare_data(cfg), state_hook=hook)
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand this trial's memory back before the worker runs the next one (reuse_actors)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed heap otherwise

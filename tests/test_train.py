@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -423,3 +424,15 @@ def test_prepared_data_is_used_as_given(make_cfg, monkeypatch):
     monkeypatch.setattr(train, "prepare_data", lambda cfg: pytest.fail("data prepared again"))
     rows, _ = run(cfg, prepared=prepared)
     assert rows[0]["train_samples_per_s"] * rows[0]["epoch_time_s"] == pytest.approx(24)
+
+
+def test_peak_memory_starts_afresh_for_each_trial():
+    """A Ray worker runs trial after trial: a trial's peak must not include an earlier, larger one."""
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("resetting the resident-set peak needs Linux /proc")
+    cpu = torch.device("cpu")
+    big = torch.ones(100 * 2**20)  # 400 MiB, touched
+    peak_with_big = train.peak_memory_mb(cpu)
+    del big
+    train.reset_peak_memory(cpu)
+    assert train.peak_memory_mb(cpu) < peak_with_big - 300
