@@ -32,7 +32,7 @@ STEP = "forward, cross-entropy, backward, clip_grad_norm_(1.0), AdamW step, zero
 
 
 def make_settings(mode: str, device: str, glue_dir: str | None, **overrides) -> bc.Settings:
-    """The presets: full (issue 5, ~25 min on 2 CPU cores), quick (~2-3 min), tiny (tests: seconds)."""
+    """The presets: full (21 min on 2 CPU cores), quick (a few minutes), tiny (tests: seconds)."""
     presets = {
         "full": {},
         "quick": dict(
@@ -232,7 +232,7 @@ def parse_cases(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m lora_sweep.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer repeats and samples: a first look in ~2-3 minutes")
+    p.add_argument("--quick", action="store_true", help="fewer repeats and samples: a first look in a few minutes")
     p.add_argument("--tiny", action="store_true", help="tiny model and data: exercises the code paths (tests)")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
