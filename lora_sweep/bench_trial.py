@@ -90,23 +90,16 @@ def case_trial_vs_trainer(s: Settings) -> dict:
 
 
 def _run_ours(cfg, prepared) -> dict:
-    from lora_sweep import data, train
+    from lora_sweep import train
 
     rows: list[dict] = []
     started = time.perf_counter()
     train.train_and_evaluate(cfg, rows.append, prepared=prepared)
     row = rows[-1]
-    # The padded tokens of the epoch's batches (train_and_evaluate's shuffle seed for epoch 1): random batches
-    # differ in padding between the two sides, so tokens/s is the like-for-like speed.
+    # The padded tokens of epoch 1's batches, as train_and_evaluate made them: batches differ in padding between
+    # the two sides, so tokens/s is the like-for-like speed.
     lengths = prepared.train.lengths
-    batches = data.batch_indices(
-        lengths,
-        cfg.batch_size,
-        True,
-        cfg.seed * 100_003 + 1,
-        cfg.group_by_length,
-        data.length_group_batches(len(lengths), cfg.batch_size),
-    )
+    batches = train.train_batch_indices(cfg, prepared.train, epoch=1)
     tokens = int(sum(len(b) * lengths[b].max() for b in batches))
     return {
         "samples_per_s": row["train_samples_per_s"],

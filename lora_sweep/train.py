@@ -132,6 +132,23 @@ def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup: int, total: in
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def epoch_seed(cfg: TrialConfig, epoch: int) -> int:
+    return cfg.seed * 100_003 + epoch
+
+
+def train_batch_indices(cfg: TrialConfig, split: data.TokenizedSplit, epoch: int) -> list[np.ndarray]:
+    """One epoch's training batches: seeded per epoch (a trial resumed at epoch k sees the batches it would
+    have seen), length-grouped when cfg.group_by_length."""
+    return data.batch_indices(
+        split.lengths,
+        cfg.batch_size,
+        shuffle=True,
+        seed=epoch_seed(cfg, epoch),
+        sort_by_length=cfg.group_by_length,
+        group_batches=data.length_group_batches(len(split.labels), cfg.batch_size),
+    )
+
+
 def reset_peak_memory(device: torch.device) -> None:
     """Start this trial's peak afresh: a Ray worker runs trial after trial (reuse_actors), and a process-wide
     peak would carry the largest earlier trial into every later one."""
@@ -213,6 +230,11 @@ def train_and_evaluate(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     reset_peak_memory(device)
+    saved = state_hook.restore() if state_hook else None
+    if saved and "model" not in saved:
+        # A hook may keep only epoch and best after the last epoch: the trial finished before, nothing is left
+        # to train, and its weights (and any --save-adapter output) were not kept.
+        return TrialResult("completed", saved["epoch"], saved["best"], saved["best_epoch"])
     trial_data = prepared or prepare_data(cfg)
     task = trial_data.task
     model, heads = build_model(cfg, task.num_labels)
@@ -226,34 +248,22 @@ def train_and_evaluate(
     scheduler = linear_warmup_decay(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     metric_key = f"eval_{task.primary_metric}"
     start_epoch, best, best_epoch = 1, None, None
-    saved = state_hook.restore() if state_hook else None
     if saved:
-        if "model" in saved:  # a hook may keep only epoch and best after the last epoch: nothing left to train
-            lora.load_trainable_state_dict(model, saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
+        lora.load_trainable_state_dict(model, saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
         start_epoch, best, best_epoch = saved["epoch"] + 1, saved["best"], saved["best_epoch"]
-        if "model" not in saved:  # finished before: its weights (and any --save-adapter output) were not kept
-            return TrialResult("completed", saved["epoch"], best, best_epoch)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         model.train()
         # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
         # like one that ran through (the batch order is seeded per epoch too).
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        torch.manual_seed(epoch_seed(cfg, epoch))
         started = time.perf_counter()
         loss_sum, seen = torch.zeros((), device=device), 0
-        for batch in data.make_batches(
-            trial_data.train,
-            cfg.batch_size,
-            trial_data.pad_token_id,
-            shuffle=True,
-            seed=cfg.seed * 100_003 + epoch,
-            sort_by_length=cfg.group_by_length,
-            group_batches=data.length_group_batches(len(trial_data.train.labels), cfg.batch_size),
-        ):
-            batch = _to_device(batch, device)
+        for indices in train_batch_indices(cfg, trial_data.train, epoch):
+            batch = _to_device(data.collate(trial_data.train, indices, trial_data.pad_token_id), device)
             y = batch.pop("labels")
             with _autocast(device):
                 loss = _loss(model(**batch).logits, y, task)
