@@ -41,15 +41,18 @@ def plan_lines(spec: SweepSpec) -> list[str]:
         if trials is not None
         else Counter(space.study_name(a.base()) for a in arms for _ in range(spec.num_samples))
     )
+    n, seeds = sum(per_study.values()), len(spec.seeds)
     lines = [
-        f"sweep {spec.name}: {sum(per_study.values())} trials in {len(per_study)} studies, "
+        f"sweep {spec.name}: {n} trials (configurations) x {seeds} seeds = {n * seeds} trainings "
+        f"in {len(per_study)} studies, "
         f"search {spec.algorithm}, scheduler {spec.scheduler['type'] if spec.scheduler else 'none'}, "
         f"seeds {list(spec.seeds)}, storage {spec.storage}, Ray {spec.address or 'local (127.0.0.1)'}"
     ]
     if spec.scheduler:
         s = spec.scheduler
         lines.append(
-            f"ASHA per study: max_epochs {s['max_epochs']}, grace_period {s['grace_period']}, "
+            "Fair ASHA per study, over configurations (median over seeds): "
+            f"max_epochs {s['max_epochs']}, grace_period {s['grace_period']}, "
             f"reduction_factor {s['reduction_factor']}"
         )
     searched = space.searched_settings(spec)

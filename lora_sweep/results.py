@@ -1,7 +1,13 @@
 """Trial records -> the results tables the analysis reads (trials and epochs, CSV and parquet). No Ray here.
 
-A TrialRecord is what the sweep knows of one trial: its flat config, the rows it reported, its error and
-whether it has ended. Tables are rewritten atomically as trials end, so an interrupted sweep keeps them.
+A TrialRecord is what the sweep knows of one trial (one configuration): its flat config, the per-seed rows it
+reported, its error and whether it has ended. The trials table has one row per (trial, seed), the epochs table
+one per (trial, seed, epoch). Tables are rewritten atomically as trials report, so an interrupted sweep keeps
+them.
+
+Statuses: completed (every epoch), early_stopped (stopped by ASHA), diverged (NaN/inf loss), error (the trial
+raised), running (while the sweep runs), interrupted (the sweep was stopped while the trial ran; --resume
+continues it), pending (never started).
 """
 
 from __future__ import annotations
@@ -54,15 +60,45 @@ EPOCH_KEYS = (
 @dataclass
 class TrialRecord:
     trial_id: str
-    config: dict  # flat: TrialConfig fields + study/cpu/gpu labels
-    rows: list = field(default_factory=list)  # the dicts the trial reported, one per epoch
+    config: dict  # flat: TrialConfig fields + study/cpu/gpu labels + "seeds"
+    rows: list = field(default_factory=list)  # per-seed rows, one per (seed, epoch), each with "seed"
     error: str = ""
     ended: bool = False
+    interrupted: bool = False  # the sweep stopped (signal) while this trial had not ended
+
+    def add_rows(self, rows: list[dict]) -> None:
+        """Add rows; a row for a (seed, epoch) already held replaces it (a trial retried from scratch)."""
+        keys = {(r.get("seed"), r.get("epoch")) for r in rows}
+        self.rows = [r for r in self.rows if (r.get("seed"), r.get("epoch")) not in keys] + list(rows)
+
+    def seeds(self) -> list:
+        seeds = self.config.get("seeds")
+        if seeds is None:
+            seeds = [self.config.get("seed")]
+        return list(seeds)
+
+    def for_seed(self, seed) -> TrialRecord:
+        config = {k: v for k, v in self.config.items() if k != "seeds"}
+        rows = sorted((r for r in self.rows if r.get("seed") == seed), key=lambda r: r.get("epoch", 0))
+        return TrialRecord(self.trial_id, {**config, "seed": seed}, rows, self.error, self.ended, self.interrupted)
+
+
+def seed_rows(result: dict, by_seed_key: str = "by_seed") -> list[dict]:
+    """A trial's per-epoch report -> one flat row per seed, each with its "seed" (nested or Ray-flattened keys)."""
+    nested = result.get(by_seed_key)
+    if isinstance(nested, dict):
+        return [{**row, "seed": int(seed)} for seed, row in nested.items()]
+    prefix, rows = by_seed_key + "/", {}
+    for key, value in result.items():
+        if isinstance(key, str) and key.startswith(prefix):
+            seed, _, name = key[len(prefix) :].partition("/")
+            rows.setdefault(seed, {})[name] = value
+    return [{**row, "seed": int(seed)} for seed, row in rows.items()]
 
 
 def _epoch_row(trial_id: str, study: str, row: dict) -> dict:
     keep = {k: v for k, v in row.items() if k in EPOCH_KEYS or k.startswith("eval_")}
-    return {"trial_id": trial_id, "study": study, **keep}
+    return {"trial_id": trial_id, "study": study, "seed": row.get("seed"), **keep}
 
 
 def epochs_run(record: TrialRecord) -> int:
@@ -75,7 +111,9 @@ def trial_status(record: TrialRecord, configured_epochs: int) -> str:
     if any(bool(r.get("diverged")) for r in record.rows):
         return "diverged"
     if not record.ended:
-        return "running" if record.rows else "pending"
+        if not record.rows:
+            return "pending"
+        return "interrupted" if record.interrupted else "running"
     return "completed" if epochs_run(record) >= configured_epochs else "early_stopped"
 
 
@@ -135,11 +173,15 @@ def _mean(values) -> float | None:
 
 
 def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    trials = pd.DataFrame([trial_row(r) for r in records])
-    epochs = pd.DataFrame([_epoch_row(r.trial_id, r.config.get("study", ""), row) for r in records for row in r.rows])
-    if not trials.empty:
-        trials = trials.sort_values(["study", "trial_id"], kind="stable").reset_index(drop=True)
-    return trials, epochs
+    per_seed = [r.for_seed(seed) for r in records for seed in r.seeds()]
+    trials = pd.DataFrame([trial_row(r) for r in per_seed])
+    epochs = pd.DataFrame([_epoch_row(r.trial_id, r.config.get("study", ""), row) for r in per_seed for row in r.rows])
+    return _sorted(trials, ["study", "trial_id", "seed"]), _sorted(epochs, ["study", "trial_id", "seed", "epoch"])
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    keys = [k for k in keys if k in frame]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True) if len(frame) and keys else frame
 
 
 def read_tables(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -169,7 +211,8 @@ def write_tables(records: list[TrialRecord], out_dir: str | Path, previous=None)
     if previous is not None:
         trials, epochs = _keep_previous(trials, previous[0]), _keep_previous(epochs, previous[1])
         # The kept rows were appended after build_tables sorted: sort again.
-        trials = trials.sort_values(["study", "trial_id"], kind="stable").reset_index(drop=True)
+        trials = _sorted(trials, ["study", "trial_id", "seed"])
+        epochs = _sorted(epochs, ["study", "trial_id", "seed", "epoch"])
     for name, frame in (("trials", trials), ("epochs", epochs)):
         atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
         atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))

@@ -2,13 +2,15 @@
 [--resume] [--overwrite] [--dry-run]` (also the `lora-sweep` console script).
 
 Exit codes: 0 every trial finished; 1 the sweep finished but some trials failed (their reasons are written);
-2 bad spec or usage, before anything is started or written.
+2 bad spec or usage, before anything is started or written; 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM:
+what had finished is written, unfinished trials are `interrupted` (or `pending`), and --resume continues.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
@@ -67,18 +69,21 @@ def check_local_resources(spec: SweepSpec) -> None:
 
 
 def _print_best(trials) -> None:
+    """Per study, the configuration with the best median over its seeds (the paper's statistic)."""
     if trials is None or len(trials) == 0:
         return
-    print("best trial per study:")
+    print("best configuration per study (median over seeds of each seed's best epoch):")
     for study, group in trials.groupby("study", sort=True):
         scored = group[group["best_metric"].notna()]
         if scored.empty:
             print(f"  {study}: no result ({', '.join(sorted(set(group['status'])))})")
             continue
-        best = scored.loc[scored["best_metric"].idxmax()]
+        medians = scored.groupby("trial_id")["best_metric"].agg(["median", "min", "max", "count"])
+        trial_id = medians["median"].idxmax()
+        best, first = medians.loc[trial_id], scored[scored["trial_id"] == trial_id].iloc[0]
         print(
-            f"  {study}: {best['metric']} {best['best_metric']:.4f} (epoch {int(best['best_epoch'])}, "
-            f"lr {best['learning_rate']:.2g}, seed {best['seed']}, trial {best['trial_id']})"
+            f"  {study}: {first['metric']} {best['median']:.4f} (min {best['min']:.4f}, max {best['max']:.4f}, "
+            f"{int(best['count'])} seeds; lr {first['learning_rate']:.2g}, trial {trial_id})"
         )
 
 
@@ -125,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     trials = outcome.trials
     print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json)")
+    if outcome.interrupted:
+        counts = trials["status"].value_counts().to_dict() if len(trials) else {}
+        print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        print(
+            f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with "
+            f"python -m lora_sweep.run {args.spec} --name {spec.name} --storage {spec.storage} --resume",
+            file=sys.stderr,
+        )
+        return 128 + int(outcome.interrupted)
     if outcome.report:
         print(f"report: {outcome.report}")
     _print_best(trials)

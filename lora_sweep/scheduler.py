@@ -1,13 +1,31 @@
-"""Fair ASHA: one AsyncHyperBandScheduler per study, so early stopping never compares across studies.
+"""Fair ASHA: asynchronous successive halving per study, over configurations, with rungs that survive a resume.
 
-LoRA learns more slowly than full fine-tuning in early epochs: in one shared ASHA race, full fine-tuning's
-early lead would stop LoRA trials for the wrong reason. A study is model/task/method(+rank), labelled in each
-trial's config by lora_sweep.space.
+A Tune trial is one configuration whose score is the median over its seeds (lora_sweep.seeds), so the race
+compares configurations, never seeds. Each study (model/task/method(+rank), labelled by lora_sweep.space) has
+its own race: LoRA learns more slowly than full fine-tuning in early epochs, and in one shared race full
+fine-tuning's early lead would stop LoRA trials for the wrong reason.
+
+The rule is Ray's AsyncHyperBandScheduler (one bracket), written out so its state can be kept: rungs at
+grace_period * reduction_factor**k epochs; a configuration reaching a rung is stopped if its score is below the
+(1 - 1/reduction_factor) quantile of the scores recorded there before it, and its score is recorded. The first
+configuration at a rung is never stopped, so a study with one configuration is never pruned. The rungs and the
+set of stopped trials are written to a JSON file whenever they change; after --resume the race continues from
+them (Ray does not save a scheduler's state), so a trial stopped before a crash stays stopped and scores
+recorded before it still count.
 """
 
 from __future__ import annotations
 
-from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from lora_sweep.atomic import atomic_write_text
+
+FLOOR = -1e30  # a diverged configuration's -inf, kept finite so quantiles stay defined
 
 
 def trial_study(config: dict) -> str:
@@ -15,45 +33,69 @@ def trial_study(config: dict) -> str:
     return config.get("trial", config).get("study", "")
 
 
-class StudyASHA(FIFOScheduler):
-    """Routes every trial event to the ASHA instance of the trial's study."""
+def milestones(max_t: int, grace_period: int, reduction_factor: float) -> list[int]:
+    """Ray's rung epochs for one bracket: grace_period * rf**k up to max_t."""
+    count = int(math.log(max_t / grace_period) / math.log(reduction_factor) + 1)
+    return [int(grace_period * reduction_factor**k) for k in range(count)]
 
-    def __init__(self, max_t: int, grace_period: int, reduction_factor: int):
+
+class FairASHA(FIFOScheduler):
+    def __init__(self, max_t: int, grace_period: int, reduction_factor: float, state_file: str | Path | None = None):
         super().__init__()
-        self._kwargs = dict(
-            time_attr="training_iteration", max_t=max_t, grace_period=grace_period, reduction_factor=reduction_factor
-        )
+        self.max_t, self.reduction_factor = max_t, reduction_factor
+        self.milestones = milestones(max_t, grace_period, reduction_factor)
+        self.state_file = str(state_file) if state_file else None
         self._metric = self._mode = None
-        self._studies: dict[str, AsyncHyperBandScheduler] = {}
+        self.rungs: dict[str, dict[str, dict[str, float]]] = {}  # study -> milestone -> trial_id -> score
+        self.stopped: set[str] = set()
+        self._loaded = False
 
     def set_search_properties(self, metric, mode, **spec) -> bool:
         self._metric, self._mode = metric or self._metric, mode or self._mode
-        return all(s.set_search_properties(metric, mode, **spec) for s in self._studies.values())
+        return True
 
-    def _asha(self, trial) -> AsyncHyperBandScheduler:
-        study = trial_study(trial.config)
-        if study not in self._studies:
-            self._studies[study] = AsyncHyperBandScheduler(metric=self._metric, mode=self._mode, **self._kwargs)
-        return self._studies[study]
+    def _load(self) -> None:
+        """Once per driver process: a resumed sweep continues the race it had (the pickled scheduler is blank)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        if self.state_file and Path(self.state_file).is_file():
+            state = json.loads(Path(self.state_file).read_text())
+            self.rungs, self.stopped = state["rungs"], set(state["stopped"])
 
-    @property
-    def studies(self) -> dict[str, AsyncHyperBandScheduler]:
-        return dict(self._studies)
+    def _save(self) -> None:
+        if self.state_file:
+            state = {"milestones": self.milestones, "rungs": self.rungs, "stopped": sorted(self.stopped)}
+            atomic_write_text(Path(self.state_file), json.dumps(state, indent=1, sort_keys=True))
 
-    def on_trial_add(self, tune_controller, trial):
-        self._asha(trial).on_trial_add(tune_controller, trial)
+    def decide(self, study: str, trial_id: str, epoch: int, score: float) -> str:
+        """Ray's async successive-halving rule at the highest rung this epoch reaches."""
+        self._load()
+        if trial_id in self.stopped:
+            return TrialScheduler.STOP
+        sign = 1.0 if self._mode != "min" else -1.0
+        value = max(sign * score, FLOOR) if not math.isnan(score) else FLOOR
+        action = TrialScheduler.CONTINUE
+        rungs = self.rungs.setdefault(study, {})
+        for milestone in reversed(self.milestones):
+            recorded = rungs.setdefault(str(milestone), {})
+            if epoch < milestone or trial_id in recorded:
+                continue
+            if recorded:
+                cutoff = np.percentile(list(recorded.values()), (1 - 1 / self.reduction_factor) * 100)
+                if value < cutoff:
+                    action = TrialScheduler.STOP
+            recorded[trial_id] = value
+            if action == TrialScheduler.STOP:
+                self.stopped.add(trial_id)
+            self._save()
+            break
+        return action
 
     def on_trial_result(self, tune_controller, trial, result) -> str:
-        return self._asha(trial).on_trial_result(tune_controller, trial, result)
-
-    def on_trial_complete(self, tune_controller, trial, result):
-        self._asha(trial).on_trial_complete(tune_controller, trial, result)
-
-    def on_trial_remove(self, tune_controller, trial):
-        self._asha(trial).on_trial_remove(tune_controller, trial)
-
-    def on_trial_error(self, tune_controller, trial):
-        self._asha(trial).on_trial_error(tune_controller, trial)
+        if self._metric not in result or "epoch" not in result:
+            return TrialScheduler.CONTINUE
+        return self.decide(trial_study(trial.config), trial.trial_id, int(result["epoch"]), result[self._metric])
 
     def debug_string(self) -> str:
-        return f"Fair ASHA: {len(self._studies)} studies, each its own race"
+        return f"Fair ASHA: {len(self.rungs)} studies, each its own race over configurations"

@@ -1,8 +1,10 @@
 """SweepSpec -> trial configurations: an explicit grid (Ray's variant generator) or an Optuna define-by-run space.
 
-Both start from "arms": one per experiment x variant x combination of grid values. A study (the unit that
-ASHA races within) is model/task/method plus the rank for LoRA. Trial dicts are flat TrialConfig fields
-plus the labels in LABEL_KEYS; no Ray import here.
+Both start from "arms": one per experiment x variant x combination of grid values. A Tune trial is one
+configuration: every setting but the seed, with all the spec's seeds trained inside it (lora_sweep.seeds), so
+seeds are replicates that early stopping never sets against each other. A study (the unit that ASHA races
+within) is model/task/method plus the rank for LoRA. Trial dicts are flat TrialConfig fields plus the labels
+in LABEL_KEYS ("seeds": the list of seeds); no Ray import here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from lora_sweep.config import TrialConfig
 from lora_sweep.spec import Experiment, Setting, SweepSpec, Variant
 
-LABEL_KEYS = ("study", "cpu", "gpu")
+LABEL_KEYS = ("study", "cpu", "gpu", "seeds")
 OPTUNA_KEY = "optuna"  # Optuna's own parameter names land under this config key; the values are in the config
 
 
@@ -45,6 +47,8 @@ def trial_config(values: dict) -> tuple[TrialConfig, dict]:
     values = dict(values.get("trial", values))
     values.pop(OPTUNA_KEY, None)
     labels = {k: values.pop(k) for k in LABEL_KEYS if k in values}
+    if labels.get("seeds") and "seed" not in values:
+        values["seed"] = labels["seeds"][0]  # the config of the first seed; lora_sweep.seeds trains each
     return TrialConfig.from_dict(values), labels
 
 
@@ -91,14 +95,14 @@ def _finish(values: dict) -> dict:
 
 
 def grid_trials(spec: SweepSpec) -> list[dict]:
-    """Every arm x num_samples draws of its sampled settings x seeds; seeded, so the same spec gives the same list."""
+    """Every arm x num_samples draws of its sampled settings, each a configuration that trains every seed;
+    seeded, so the same spec gives the same list."""
     rng = random.Random(spec.sampler_seed)
     trials = []
     for arm in arms(spec):
         for _ in range(spec.num_samples):
             drawn = {k: sample_value(s, rng) for k, s in arm.sampled.items()}
-            for seed in spec.seeds:
-                trials.append(_finish({**arm.base(), **drawn, "seed": seed}))
+            trials.append(_finish({**arm.base(), **drawn, "seeds": list(spec.seeds)}))
     return trials
 
 
@@ -113,12 +117,12 @@ class OptunaSpace:
 
     def __init__(self, spec: SweepSpec):
         self.arms = arms(spec)
-        self.seed = spec.seeds[0]
+        self.seeds = list(spec.seeds)
 
     def __call__(self, trial) -> dict:
         arm = self.arms[trial.number % len(self.arms)]
         drawn = {k: _suggest(trial, f"{OPTUNA_KEY}/a{arm.index}/{k}", s) for k, s in arm.sampled.items()}
-        return _finish({**arm.base(), **drawn, "seed": self.seed})
+        return _finish({**arm.base(), **drawn, "seeds": self.seeds})
 
 
 def optuna_space(spec: SweepSpec) -> OptunaSpace:
@@ -136,8 +140,7 @@ def _suggest(trial, name: str, setting: Setting):
 
 
 def planned_trials(spec: SweepSpec) -> int:
-    if spec.algorithm == "grid":
-        return len(grid_trials(spec))
+    """Tune trials, i.e. configurations; each trains len(spec.seeds) seeds."""
     return len(arms(spec)) * spec.num_samples
 
 

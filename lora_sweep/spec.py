@@ -292,8 +292,8 @@ def parse_search(raw: dict) -> dict:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
         _fail("search.seeds", f"got {seeds!r}; must be a count >= 1 or a list of integer seeds >= 0")
-    if algorithm == "optuna" and len(seeds) > 1:
-        _fail("search.seeds", "repeating over seeds needs algorithm grid; with optuna give one seed")
+    if len(set(seeds)) != len(seeds):
+        _fail("search.seeds", f"got {seeds!r}; each seed once (the seeds of a configuration are its replicates)")
     sampler_seed = _number(search.get("sampler_seed", 0), "search.sampler_seed", integer=True)
     if sampler_seed < 0:  # numpy (Optuna's TPE) rejects negative seeds
         _fail("search.sampler_seed", f"got {sampler_seed}; must be >= 0")

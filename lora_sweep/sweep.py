@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import time
 import warnings
@@ -22,11 +23,13 @@ from ray.tune.search import ConcurrencyLimiter
 
 from lora_sweep import results, space
 from lora_sweep.atomic import atomic_write_text
-from lora_sweep.scheduler import StudyASHA
+from lora_sweep.scheduler import FairASHA
+from lora_sweep.seeds import BY_SEED, SCORE
 from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
-from lora_sweep.trial import SCORE, run_trial
+from lora_sweep.trial import run_trial
 
+ASHA_STATE = "fair_asha.json"  # Fair ASHA's rungs, kept beside the tables so --resume continues the race
 PACKAGES = ("lora_sweep", "torch", "transformers", "datasets", "ray", "optuna", "pandas", "plotly", "peft")
 
 
@@ -35,6 +38,7 @@ class SweepOutcome:
     results_dir: Path
     trials: object  # pandas.DataFrame
     report: Path | None
+    interrupted: int | None = None  # the signal that stopped the sweep (SIGINT or SIGTERM), if one did
 
 
 def results_dir(spec: SweepSpec) -> Path:
@@ -126,7 +130,8 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
     scheduler = None
     if spec.scheduler:
         s = spec.scheduler
-        scheduler = StudyASHA(s["max_epochs"], s["grace_period"], s["reduction_factor"])
+        state = results_dir(spec) / ASHA_STATE
+        scheduler = FairASHA(s["max_epochs"], s["grace_period"], s["reduction_factor"], state_file=state)
     searcher, num_samples = None, 1
     if spec.algorithm == "optuna":
         import optuna
@@ -157,10 +162,13 @@ def make_param_space(spec: SweepSpec) -> dict:
 
 
 class ResultsCallback(tune.Callback):
-    """Keeps a record per trial and rewrites the results tables whenever a trial ends.
+    """Keeps a record per trial and rewrites the results tables whenever a trial reports or ends.
 
-    On a resumed sweep, Ray restores callbacks without their state: rows already in the tables for trials
-    that do not run again are kept as they are (results.write_tables(previous=...)).
+    On a resumed sweep Ray restores callbacks without their state: the tables already written are read back, a
+    trial that runs again starts from its earlier rows (so every epoch it ever reported stays in the tables),
+    and rows of trials that do not run again are kept as they are. At the end, each trial's state in Ray decides
+    its status: a trial Ray had not finished when the sweep stopped (Ctrl-C, SIGTERM) is `interrupted` if it
+    had started, `pending` if not.
     """
 
     def __init__(self, out_dir: Path):
@@ -174,11 +182,18 @@ class ResultsCallback(tune.Callback):
     def _record(self, trial) -> results.TrialRecord:
         if trial.trial_id not in self.records:
             values = dict(trial.config.get("trial", trial.config))
-            self.records[trial.trial_id] = results.TrialRecord(trial.trial_id, values)
+            record = results.TrialRecord(trial.trial_id, values)
+            epochs = self.previous[1] if self.previous is not None else None
+            if epochs is not None and len(epochs) and "trial_id" in epochs:
+                earlier = epochs[epochs["trial_id"] == trial.trial_id]
+                record.add_rows([_clean(row) for row in earlier.to_dict("records")])
+            self.records[trial.trial_id] = record
         return self.records[trial.trial_id]
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self._record(trial).rows.append(result)
+        shared = {k: result.get(k) for k in ("node",)}
+        self._record(trial).add_rows([{**row, **shared} for row in results.seed_rows(result, BY_SEED)])
+        self.write()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._record(trial).ended = True
@@ -189,8 +204,24 @@ class ResultsCallback(tune.Callback):
         record.ended, record.error = True, _error_text(trial) or "trial raised an exception"
         self.write()
 
+    def on_experiment_end(self, trials, **info):
+        for trial in trials:
+            record = self._record(trial)
+            if trial.status == "TERMINATED":
+                record.ended = True
+            elif trial.status == "ERROR":
+                record.ended, record.error = True, record.error or _error_text(trial) or "trial raised an exception"
+            else:  # PENDING, RUNNING, PAUSED: the sweep stopped before Ray finished it
+                record.ended, record.interrupted = False, True
+        self.write()
+
     def write(self):
         results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous)
+
+
+def _clean(row: dict) -> dict:
+    """A row read back from a table: NaN cells (columns other rows have) dropped."""
+    return {k: v for k, v in row.items() if not (isinstance(v, float) and v != v)}
 
 
 def _error_text(trial) -> str:
@@ -199,19 +230,6 @@ def _error_text(trial) -> str:
         lines = [ln for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
         return lines[-1] if lines else ""
     return str(getattr(trial, "error_msg", "") or "")
-
-
-def records_from_grid(grid) -> list[results.TrialRecord]:
-    """The authoritative trial list at the end, including trials finished before a resume."""
-    records = []
-    for result in grid:
-        frame = result.metrics_dataframe
-        rows = frame.to_dict("records") if frame is not None else []
-        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
-        values = dict(result.config.get("trial", result.config))
-        error = str(result.error).strip().splitlines()[-1] if result.error else ""
-        records.append(results.TrialRecord(trial_id, values, rows, error, ended=True))
-    return records
 
 
 def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
@@ -227,17 +245,23 @@ def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
             versions[name] = None
     versions["git_revision"] = _git_revision()
     atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
-    sweep_info = {
+    atomic_write_text(out / "sweep.json", json.dumps(sweep_info(spec, spec_path), indent=2))
+
+
+def sweep_info(spec: SweepSpec, spec_path: str) -> dict:
+    """sweep.json: what the analysis needs to know of the sweep, and what --resume must find unchanged."""
+    return {
         "name": spec.name,
         "spec_file": spec_path,
         "mode": "max",
         "algorithm": spec.algorithm,
         "searched": space.searched_settings(spec),
         "searched_by_study": space.searched_by_study(spec),
+        "seeds": list(spec.seeds),
         "scheduler": spec.scheduler,
         "n_trials_planned": space.planned_trials(spec),
+        "n_seeds": len(spec.seeds),
     }
-    atomic_write_text(out / "sweep.json", json.dumps(sweep_info, indent=2))
 
 
 def _git_revision() -> str | None:
@@ -252,18 +276,67 @@ def _git_revision() -> str | None:
         return None
 
 
+def check_resume_spec(spec: SweepSpec, out: Path) -> None:
+    """--resume continues the same experiment: the searched settings must be those of the first run."""
+    first = out / "sweep.json"
+    if not first.is_file():
+        return
+    before = json.loads(first.read_text())
+    now = json.loads(json.dumps(sweep_info(spec, "")))  # tuples -> lists, as read back from JSON
+    keys = ("algorithm", "scheduler", "searched_by_study", "seeds")
+    differ = [k for k in keys if before.get(k) != now.get(k)]
+    if differ:
+        raise SpecError(
+            f"--resume: the spec's {', '.join(differ)} differ from the first run's (in {first}); "
+            "resume with the same spec, or start a new sweep with --name"
+        )
+
+
+class StopSignals:
+    """SIGTERM stops the sweep the way Ctrl-C does: Ray Tune's own SIGINT handler (installed while fit() runs)
+    saves the experiment and returns from fit(). Remembers a SIGTERM, for the exit code (143, not 130)."""
+
+    def __init__(self):
+        self.received: int | None = None
+
+    def __enter__(self):
+        self._before = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def _on_sigterm(self, signum, frame):
+        first, self.received = self.received is None, self.received or signum
+        tune_handler = signal.getsignal(signal.SIGINT)
+        if first and callable(tune_handler) and tune_handler is not signal.default_int_handler:
+            tune_handler(signal.SIGINT, frame)
+        else:  # a second SIGTERM, or outside fit(): stop at once
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._before)
+        return False
+
+
 def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) -> SweepOutcome:
     """Run (or resume) the sweep and write its results; the caller has checked the results folder."""
     out = results_dir(spec)
+    if resume:
+        check_resume_spec(spec, out)
     configs = enumerate_configs(spec)
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     dashboard = start_ray(spec)
+    signals = StopSignals()
     try:
         check_cluster_resources(spec)
         out.mkdir(parents=True, exist_ok=True)
-        write_run_info(spec, out, spec_path)
-        log(f"[lora_sweep] {space.planned_trials(spec)} trials in {len({c['study'] for c in configs})} studies")
+        if not (resume and (out / "sweep.json").is_file()):  # a resumed sweep keeps the first run's records
+            write_run_info(spec, out, spec_path)
+        seeds = len(spec.seeds)
+        log(
+            f"[lora_sweep] {space.planned_trials(spec)} configurations x {seeds} seed{'s' * (seeds > 1)} "
+            f"in {len({c['study'] for c in configs})} studies"
+        )
         if dashboard:
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
@@ -284,11 +357,19 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             tuner = tune.Tuner(
                 trainable, param_space=make_param_space(spec), tune_config=make_tune_config(spec), run_config=run_config
             )
-        grid = tuner.fit()
-        trials, _ = results.write_tables(records_from_grid(grid), out)
+        with signals:
+            tuner.fit()
+        tables = results.read_tables(out)
+        trials = tables[0] if tables is not None else results.build_tables([])[0]
     finally:
         ray.shutdown()
-    return SweepOutcome(out, trials, _build_report(out, log))
+    # Ray Tune returns normally on Ctrl-C; trials it had not finished say that a signal stopped the sweep.
+    interrupted = signals.received or (signal.SIGINT if _unfinished(trials) else None)
+    return SweepOutcome(out, trials, _build_report(out, log), interrupted)
+
+
+def _unfinished(trials) -> bool:
+    return len(trials) > 0 and bool(trials["status"].isin(["interrupted", "pending", "running"]).any())
 
 
 def _build_report(out: Path, log) -> Path | None:

@@ -11,7 +11,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -225,11 +225,26 @@ def train_and_evaluate(
     state_hook: TrialStateHook | None = None,
 ) -> TrialResult:
     """Train for cfg.epochs, evaluate after each, report each epoch; stop early on a NaN/inf loss."""
+    reset_peak_memory(pick_device(cfg.device))
+    epochs = train_epochs(cfg, prepared, state_hook)
+    while True:
+        try:
+            report(next(epochs))
+        except StopIteration as done:
+            return done.value
+
+
+def train_epochs(
+    cfg: TrialConfig, prepared: TrialData | None = None, state_hook: TrialStateHook | None = None
+) -> Generator[dict, None, TrialResult]:
+    """The trial body, one epoch per step: yields each epoch's row and returns the TrialResult.
+
+    A caller can step several of these in turn (the seeds of one configuration, lora_sweep.seeds).
+    """
     device = pick_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    reset_peak_memory(device)
     saved = state_hook.restore() if state_hook else None
     if saved and "model" not in saved:
         # A hook may keep only epoch and best after the last epoch: the trial finished before, nothing is left
@@ -279,7 +294,7 @@ def train_and_evaluate(
         epoch_time = time.perf_counter() - started
         if not math.isfinite(train_loss):
             reason = f"diverged: train loss {train_loss} in epoch {epoch} (lr {cfg.learning_rate})"
-            report({"epoch": epoch, "train_loss": train_loss, "diverged": True, "reason": reason, **counts})
+            yield {"epoch": epoch, "train_loss": train_loss, "diverged": True, "reason": reason, **counts}
             return TrialResult("diverged", epoch, best, best_epoch, reason)
         metrics = evaluate(model, trial_data.dev, task, cfg, trial_data.pad_token_id, device)
         if best is None or metrics[metric_key] > best:
@@ -307,7 +322,7 @@ def train_and_evaluate(
                     "best_epoch": best_epoch,
                 }
             )
-        report(row)
+        yield row
     adapter_bytes = save_trained_state(model, cfg, heads) if cfg.save_adapter else None
     return TrialResult("completed", cfg.epochs, best, best_epoch, adapter_bytes=adapter_bytes)
 

@@ -8,79 +8,100 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import math
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 
 import ray
 import torch
 from ray import tune
 
+from lora_sweep.seeds import train_seeds
 from lora_sweep.space import trial_config
-from lora_sweep.tasks import get_task
-from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
+from lora_sweep.train import TrialData, data_key, prepare_data
 
-STATE_FILE = "trial_state.pt"
+STATE_FILE = "seed_{}.pt"  # one file per seed in a trial's checkpoint
 FINISHED_KEYS = ("epoch", "best", "best_epoch")  # what the last epoch's checkpoint holds
-SCORE = "score"  # every trial reports its task's primary metric under one name, for ASHA and Optuna
 
 
-class RayStateHook:
-    """Checkpoints the trainable state each epoch through tune.report; restores it on resume or retry.
+class SeedStates:
+    """Checkpoints the trainable state of every seed of a trial each epoch, in one Ray checkpoint.
 
-    After the last epoch nothing is left to train: that checkpoint is only a marker (epoch and best score, no
+    After the last epoch nothing is left to train: that seed's file is only a marker (epoch and best score, no
     weights; for full fine-tuning the weights and two Adam moments would be the largest write of the trial).
     A sweep killed before Ray recorded the trial as finished resumes it from the marker, which ends at once.
+    Checkpoints load with weights_only=True: a results folder cannot run code on resume.
     """
 
-    def __init__(self, last_epoch: int):
-        self._pending: dict | None = None
+    def __init__(self, seeds: list[int], last_epoch: int):
         self._last_epoch = last_epoch
+        self._pending: dict[int, dict] = {}
+        self._restored: dict[int, dict] = {}
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                for seed in seeds:
+                    path = os.path.join(folder, STATE_FILE.format(seed))
+                    if os.path.exists(path):
+                        self._restored[seed] = torch.load(path, weights_only=True)
 
-    def save(self, state: dict) -> None:
+    def hook(self, seed: int) -> _SeedHook:
+        return _SeedHook(self, seed)
+
+    def save(self, seed: int, state: dict) -> None:
         if state["epoch"] >= self._last_epoch:
             state = {k: state[k] for k in FINISHED_KEYS}
-        self._pending = state
-
-    def restore(self) -> dict | None:
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is None:
-            return None
-        with checkpoint.as_directory() as folder:
-            return torch.load(os.path.join(folder, STATE_FILE), weights_only=False)
+        self._pending[seed] = state
 
     def report(self, metrics: dict) -> None:
-        if self._pending is None:
+        if not self._pending:
             tune.report(metrics)
             return
-        with tempfile.TemporaryDirectory(prefix="lora_sweep_ckpt_") as folder:
-            torch.save(self._pending, os.path.join(folder, STATE_FILE))
-            self._pending = None
+        with scratch_folder() as folder:
+            for seed, state in self._pending.items():
+                torch.save(state, os.path.join(folder, STATE_FILE.format(seed)))
+            self._pending = {}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def run_trial(config: dict, prepared: dict | None = None) -> None:
-    """The Tune trainable. `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store."""
+@dataclass
+class _SeedHook:
+    states: SeedStates
+    seed: int
+
+    def save(self, state: dict) -> None:
+        self.states.save(self.seed, state)
+
+    def restore(self) -> dict | None:
+        return self.states._restored.get(self.seed)
+
+
+def scratch_folder():
+    return tempfile.TemporaryDirectory(prefix="lora_sweep_ckpt_")
+
+
+def run_trial(config: dict, prepared: dict | None = None, epochs_fn=None) -> None:
+    """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.seeds).
+
+    `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store. `epochs_fn` replaces
+    train.train_epochs (tests/standin.py measures the sweep machinery with a stand-in that does not train).
+    """
     cfg, labels = trial_config(config)
-    metric = "eval_" + get_task(cfg.task).primary_metric
+    seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()
-    hook = RayStateHook(last_epoch=cfg.epochs)
+    states = SeedStates(seeds, last_epoch=cfg.epochs)
 
     def report(row: dict) -> None:
-        score = row.get(metric)
-        # A diverged trial reports no metric: -inf ranks it last for ASHA and Optuna without a fake score.
-        row = {
-            **row,
-            SCORE: score if score is not None and math.isfinite(score) else -math.inf,
-            "study": labels.get("study", ""),
-            "node": node,
-        }
-        hook.report(row)
+        states.report({**row, "study": labels.get("study", ""), "node": node})
 
-    data: TrialData | None = (prepared or {}).get(data_key(cfg))
+    hooks = {s: states.hook(s) for s in seeds}
     try:
-        train_and_evaluate(cfg, report, prepared=data or prepare_data(cfg), state_hook=hook)
+        if epochs_fn is not None:
+            train_seeds(cfg, seeds, report, None, hooks, epochs_fn=epochs_fn)
+            return
+        data: TrialData | None = (prepared or {}).get(data_key(cfg))
+        train_seeds(cfg, seeds, report, data or prepare_data(cfg), hooks)
     finally:
         release_memory()
 
