@@ -51,8 +51,8 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["code"] == 0 and result["err"] == ""
     out = result["out"]
-    assert out.startswith("sweep smoke: 16 trials in 8 studies, search grid, scheduler asha")
-    assert "ASHA per study: max_epochs 3, grace_period 1, reduction_factor 2" in out
+    assert out.startswith("sweep smoke: 16 trials (configurations) x 1 seeds = 16 trainings in 8 studies, search grid")
+    assert "(median over seeds): max_epochs 3, grace_period 1, reduction_factor 2" in out
     # study, trials, cpu, gpu, LoRA-only, trainable, total
     assert _row(out, "minilm/sst2/lora-r8")[1:6] == ["2", "2", "0", "73,728", "74,498"]
     assert _row(out, "minilm/mrpc/lora-r4")[4] == "36,864"  # 2 * 4 * 384 * 2 (query, value) * 6 layers
@@ -121,7 +121,7 @@ def test_set_and_name_flags_reach_the_plan(tmp_path, capsys, cli):
     # The smoke spec's first experiment is SST-2: --set turns it into a second MRPC one.
     assert cli([*args, "--set", "experiments.0.task=mrpc", "--set", "search.seeds=2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("sweep other: 32 trials in 4 studies")
+    assert out.startswith("sweep other: 16 trials (configurations) x 2 seeds = 32 trainings in 4 studies")
     assert "seeds [0, 1]" in out and f"storage {store}" in out
     assert "minilm/sst2" not in out
     assert not store.exists()
@@ -132,6 +132,6 @@ def test_dry_run_warns_about_resources_this_machine_lacks(tmp_path, capsys, cli)
     store = tmp_path / "store"
     assert cli([str(SMOKE), "--dry-run", "--storage", str(store), "--set", "resources.gpu=4096"]) == 0
     out, err = capsys.readouterr()
-    assert "16 trials in 8 studies" in out
+    assert "16 trials (configurations) x 1 seeds" in out
     assert err.startswith("warning: resources.gpu") and len(err.splitlines()) == 1
     assert not store.exists()

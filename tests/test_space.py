@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -65,22 +65,21 @@ def test_smoke_grid_expands_to_16_trials_in_8_studies():
         else:
             assert trial["r"] in (4, 8, 16) and trial["study"].endswith(f"-r{trial['r']}")
             assert trial["alpha"] == 16 and trial["learning_rate"] in (1e-3, 2e-3)
-        assert trial["seed"] == 0 and (trial["cpu"], trial["gpu"]) == (2, 0)
+        assert trial["seeds"] == [0] and (trial["cpu"], trial["gpu"]) == (2, 0)
         assert trial["epochs"] == 3 and trial["max_train_samples"] == {"sst2": 1000, "mrpc": 200}[trial["task"]]
     assert len({without_seed(t) for t in trials}) == 16  # no duplicates
 
 
-@pytest.mark.parametrize(("seeds", "expected"), [("3", (0, 1, 2)), ("[7, 11]", (7, 11))])
-def test_seeds_repeat_every_configuration(seeds, expected):
+@pytest.mark.parametrize(("seeds", "expected"), [("3", [0, 1, 2]), ("[7, 11]", [7, 11])])
+def test_each_configuration_is_one_trial_that_trains_every_seed(seeds, expected):
+    """Seeds are replicates inside a trial (lora_sweep.seeds), never trials of their own that ASHA could race."""
     spec = load_spec(SMOKE, (f"search.seeds={seeds}",))
     trials = space.grid_trials(spec)
-    assert len(trials) == 16 * len(expected)
-    by_config = defaultdict(list)
-    for trial in trials:
-        by_config[without_seed(trial)].append(trial["seed"])
-    assert len(by_config) == 16
-    assert all(sorted(s) == sorted(expected) for s in by_config.values())
-    assert space.searched_settings(spec)["seed"] == {"type": "grid", "values": list(expected)}
+    assert len(trials) == 16 == space.planned_trials(spec)
+    assert all(t["seeds"] == expected and "seed" not in t for t in trials)
+    cfg, labels = space.trial_config({"trial": trials[0]})
+    assert labels["seeds"] == expected and cfg.seed == expected[0]
+    assert space.searched_settings(spec)["seed"] == {"type": "grid", "values": expected}
 
 
 def test_sampled_settings_stay_in_bounds_and_follow_the_sampler_seed(tmp_path):
@@ -103,11 +102,9 @@ def test_sampled_settings_stay_in_bounds_and_follow_the_sampler_seed(tmp_path):
 
 
 def test_sampled_draws_are_shared_across_seeds(tmp_path):
-    """With seeds, every drawn configuration runs once per seed (seed effects are not confounded with draws)."""
+    """With seeds, every drawn configuration trains every seed (seed effects are not confounded with draws)."""
     trials = space.grid_trials(sampled_spec(tmp_path, "grid", "search.seeds=2"))
-    assert len(trials) == 24
-    seeds_per_config = Counter(without_seed(t) for t in trials)
-    assert len(seeds_per_config) == 12 and set(seeds_per_config.values()) == {2}
+    assert len(trials) == 12 and all(t["seeds"] == [0, 1] for t in trials)
 
 
 @pytest.mark.parametrize(
@@ -184,7 +181,7 @@ def test_optuna_space_is_seeded_and_conditional(tmp_path):
     for number, (config, params) in enumerate(runs):
         arm = arms[number % len(arms)]
         settings = param_settings(params, arm.index)
-        assert config["seed"] == 0 and config["study"] == space.study_name(config)
+        assert config["seeds"] == [0] and config["study"] == space.study_name(config)
         if config["method"] == "full":
             assert not set(LORA_ONLY) & set(config)
             assert settings == {"learning_rate"}
@@ -202,9 +199,9 @@ def test_optuna_space_is_seeded_and_conditional(tmp_path):
     }
 
 
-def test_optuna_space_uses_the_one_given_seed(tmp_path):
-    spec = sampled_spec(tmp_path, "optuna", "search.seeds=[5]")
-    assert {c["seed"] for c, _ in drive_optuna(spec, seed=0, n=3)} == {5}
+def test_optuna_trials_train_every_seed(tmp_path):
+    spec = sampled_spec(tmp_path, "optuna", "search.seeds=[5, 6]")
+    assert [c["seeds"] for c, _ in drive_optuna(spec, seed=0, n=3)] == [[5, 6]] * 3
 
 
 def test_searched_settings_for_smoke():

@@ -141,7 +141,7 @@ BAD = [
     ("seeds_zero", spec("search: {seeds: 0}\n"), [], "search.seeds", "must be a count >= 1"),
     ("seeds_word", spec("search: {seeds: [a]}\n"), [], "search.seeds", "list of integer seeds"),
     ("seeds_negative", spec("search: {seeds: [-1]}\n"), [], "search.seeds", "seeds >= 0"),
-    ("optuna_many_seeds", spec("search: {algorithm: optuna, seeds: 3}\n"), [], "search.seeds", "give one seed"),
+    ("seeds_repeated", spec("search: {seeds: [1, 1]}\n"), [], "search.seeds", "each seed once"),
     # the spec as a whole, and names
     ("name_with_slash", spec(name="a/b"), [], "name", "must be a non-empty folder name without '/'"),
     ("name_flag_with_slash", spec(), ["--name", "x/y"], "name", "without '/'"),
