@@ -55,7 +55,7 @@ def epochs_frame(trials: pd.DataFrame) -> pd.DataFrame:
             score = t.best_metric - 0.02 * abs(epoch - t.best_epoch) / max(t.best_epoch, 1)
             rows.append(
                 {
-                    "trial_id": t.trial_id, "study": t.study, "epoch": epoch, t.metric: score,
+                    "trial_id": t.trial_id, "study": t.study, "seed": t.seed, "epoch": epoch, t.metric: score,
                     "eval_loss": 1 - score, "train_loss": 1.0 / epoch, "lr": t.learning_rate,
                     "epoch_time_s": t.epoch_time_s, "train_samples_per_s": 200.0,
                     "peak_memory_mb": t.peak_memory_mb, "lora_params": t.lora_params,
