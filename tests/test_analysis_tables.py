@@ -203,6 +203,14 @@ def test_grid_edge_flagged_only_at_min_or_max():
     assert table.loc["roberta-base/sst2/lora-r4", "flag"] == ""
 
 
+def test_search_health_judges_the_best_configuration_by_its_median():
+    grid = {"learning_rate": {"type": "grid", "values": [1e-4, 3e-4, 1e-3]}}
+    row = _health(mrpc_rows(), grid).set_index("study").loc["roberta-base/mrpc/lora-r8"]
+    # Old: the best single trial (88.0 at 3e-4, mid-grid). The best median (85.0) is at 1e-4: the grid's edge.
+    assert row["best_value"] == pytest.approx(1e-4) and row["best_score"] == pytest.approx(85.0)
+    assert row["flag"] == EDGE_FLAG
+
+
 def test_loguniform_edge_in_log_space():
     spec = {"learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-2}}
     rows = [trial(learning_rate=lr, best_metric=m) for lr, m in [(1.2e-5, 0.9), (1e-3, 0.8)]]
