@@ -80,7 +80,7 @@ def configurations(trials: pd.DataFrame, mode: str = "max", searched=()) -> pd.D
     columns = setting_columns(trials, searched)
     keep = ["config", *columns, "metric", *SCORE_COLUMNS, "n_runs", "finished", "ranked"]
     if trials.empty:
-        return pd.DataFrame(columns=keep)
+        return pd.DataFrame(columns=keep).astype({"finished": bool, "ranked": bool})
     ided = with_config_ids(trials, searched)
     rows = []
     for config, group in ided.groupby("config", sort=True):

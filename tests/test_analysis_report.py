@@ -73,6 +73,12 @@ def test_partial_results_give_fewer_figures_and_no_crash(tmp_path):
     assert "no epochs table: learning curves skipped" in page and "no sweep.json" in page
 
 
+def test_report_on_a_sweep_before_any_trial_reported(tmp_path):
+    write_results(tmp_path, trials_frame([trial()]).iloc[:0], sweep=sweep_info(), formats=("csv",))
+    page = build_report(tmp_path).read_text()
+    assert "the trials table is empty: no trial has reported yet" in page and _figure_ids(page) == []
+
+
 def test_build_report_raises_on_empty_dir(tmp_path):
     with pytest.raises(ResultsError):
         build_report(tmp_path)
