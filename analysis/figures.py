@@ -1,5 +1,6 @@
 """Plotly figure builders for the report; each takes frames and returns a Figure, or None when the
-data for it is missing. Scores are shown in percent (points), as in the tables."""
+data for it is missing. Scores are shown in percent (points), as in the tables: a configuration's median
+over its seeds, with the min-max of those seeds as error bars (analysis.configs)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.configs import VARIANT, best_configurations, configurations, with_config_ids
 from analysis.paper import TASKS, paper_params, paper_score
-from analysis.tables import NOT_TUNED, VARIANT, best_rows
+from analysis.tables import NOT_TUNED
 
 _COLORS = {"full": "#1f77b4", "lora": "#d62728", "head": "#7f7f7f", "bitfit": "#2ca02c"}
 _MODEL_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
 ASHA_LABEL = "stopped by ASHA"
+SCORE_AXIS = "dev metric (%, median over seeds)"
 
 
 def variant_name(row) -> str:
@@ -46,7 +49,8 @@ def _cell(i: int, cols: int) -> dict:
 def headline(rank_table: pd.DataFrame, efficiency: pd.DataFrame) -> go.Figure | None:
     """Task metric (%) against trainable parameters (log x), one point per variant, a panel per task;
     the paper's numbers as open markers at the paper's counts (head excluded)."""
-    data = efficiency.merge(rank_table[VARIANT + ["metric", "min", "max"]], on=VARIANT).dropna(subset=["score"])
+    extra = ["metric", "min", "max", "n_seeds"]
+    data = efficiency.merge(rank_table[VARIANT + extra], on=VARIANT).dropna(subset=["score"])
     if data.empty:
         return None
     tasks, models = _tasks(data), sorted(set(data["model"]))
@@ -56,13 +60,14 @@ def headline(rank_table: pd.DataFrame, efficiency: pd.DataFrame) -> go.Figure | 
     for i, task in enumerate(tasks):
         for method, group in data[data["task"] == task].groupby("method", sort=False):
             hover = [
-                f"{row.model} {variant_name(row)}<br>score {row.score:.1f}%<br>trainable {row.trainable_params:,.0f}"
+                f"{row.model} {variant_name(row)}<br>{_score_text(row)}<br>trainable {row.trainable_params:,.0f}"
                 for _, row in group.iterrows()
             ]
             fig.add_trace(
                 go.Scatter(
                     x=group["trainable_params"], y=group["score"], mode="markers", name=method,
                     legendgroup=method, showlegend=method not in shown, hovertext=hover, hoverinfo="text",
+                    error_y=_spread(group),
                     marker={"size": 11, "color": _COLORS.get(method, "#9467bd"),
                             "symbol": [_SYMBOLS[models.index(m) % len(_SYMBOLS)] for m in group["model"]]},
                 ),
@@ -81,9 +86,25 @@ def headline(rank_table: pd.DataFrame, efficiency: pd.DataFrame) -> go.Figure | 
             )  # fmt: skip
             shown.add("paper")
     fig.update_xaxes(type="log", title_text="trainable parameters (incl. head)")
-    fig.update_yaxes(title_text="dev metric (%)")
-    fig.update_layout(title="Dev metric against trainable parameters (marker shape: model)")
+    fig.update_yaxes(title_text=SCORE_AXIS)
+    fig.update_layout(
+        title="Dev metric against trainable parameters: best configuration's median over seeds, bars min-max"
+        " (marker shape: model)"
+    )
     return fig
+
+
+def _spread(rows: pd.DataFrame) -> dict:
+    """Error bars from a configuration's median to its seeds' min and max (none for one seed)."""
+    return {"type": "data", "symmetric": False, "array": rows["max"] - rows["score"],
+            "arrayminus": rows["score"] - rows["min"]}  # fmt: skip
+
+
+def _score_text(row) -> str:
+    """'median 85.0% over 3 seeds (84.0-86.0)' for hover text."""
+    n, low, high = int(row["n_seeds"]), row["min"], row["max"]
+    text = f"median {row['score']:.1f}% over {n} seed{'s' if n != 1 else ''}"
+    return text + (f" ({low:.1f}-{high:.1f})" if not pd.isna(low) else "")
 
 
 def _paper_points(rows: pd.DataFrame) -> pd.DataFrame:
@@ -97,8 +118,8 @@ def _paper_points(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
-    """LoRA metric (%) against rank per task (min-max over seeds as error bars); full fine-tuning as
-    a dotted horizontal line per model."""
+    """LoRA metric (%, the best configuration's median over seeds) against rank per task, that
+    configuration's min-max over seeds as error bars; full fine-tuning as a dotted line per model."""
     lora = rank_table[(rank_table["method"] == "lora") & rank_table["score"].notna()]
     if lora.empty:
         return None
@@ -106,16 +127,17 @@ def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
     cols = min(3, len(tasks))
     fig = _panels(tasks, cols)
     ranks = sorted(int(r) for r in lora["r"].dropna().unique())
+    several_targets = lora["target_modules"].nunique() > 1  # then one line per model and target set
     for i, task in enumerate(tasks):
-        for j, (model, group) in enumerate(lora[lora["task"] == task].groupby("model")):
+        for j, ((model, targets), group) in enumerate(lora[lora["task"] == task].groupby(["model", "target_modules"])):
             group = group.sort_values("r")
             color = _MODEL_COLORS[j % len(_MODEL_COLORS)]
+            name = f"{model} LoRA" + (f" ({targets or 'default targets'})" if several_targets else "")
             fig.add_trace(
                 go.Scatter(
-                    x=group["r"].astype(float), y=group["score"], mode="lines+markers", name=f"{model} LoRA",
-                    line={"color": color}, legendgroup=model, showlegend=i == 0,
-                    error_y={"type": "data", "symmetric": False, "array": group["max"] - group["score"],
-                             "arrayminus": group["score"] - group["min"]},
+                    x=group["r"].astype(float), y=group["score"], mode="lines+markers", name=name,
+                    line={"color": color}, legendgroup=model, showlegend=i == 0, error_y=_spread(group),
+                    hovertext=[_score_text(row) for _, row in group.iterrows()],
                 ),
                 **_cell(i, cols),
             )  # fmt: skip
@@ -131,18 +153,29 @@ def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
                     **_cell(i, cols),
                 )  # fmt: skip
     fig.update_xaxes(type="log", tickvals=ranks, ticktext=[str(r) for r in ranks], title_text="LoRA rank r")
-    fig.update_yaxes(title_text="dev metric (%)")
-    fig.update_layout(title="Rank against dev metric (dotted: full fine-tuning)")
+    fig.update_yaxes(title_text=SCORE_AXIS)
+    fig.update_layout(title="Rank against dev metric: median over seeds, bars min-max (dotted: full fine-tuning)")
     return fig
 
 
-def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max") -> go.Figure | None:
-    """Dev metric (%) per epoch of the best trial per variant; trials stopped by ASHA dashed grey."""
+def _curve(epochs: pd.DataFrame, row) -> pd.DataFrame:
+    """One seed's epochs: its trial's rows, and of those its seed's where the epochs table has seeds."""
+    curve = epochs[epochs["trial_id"] == row["trial_id"]]
+    if "seed" in curve and curve["seed"].notna().any() and not pd.isna(row["seed"]):
+        curve = curve[curve["seed"] == row["seed"]]
+    return curve.sort_values("epoch")
+
+
+def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max", searched=()) -> go.Figure | None:
+    """Dev metric (%) per epoch of every seed of the best configuration (by its median over seeds) per
+    variant; seeds of other configurations stopped by ASHA dashed grey."""
     if epochs.empty or trials.empty:
         return None
-    best = best_rows(trials, VARIANT, mode)
-    stopped = trials[(trials["status"] == "early_stopped") & ~trials["trial_id"].isin(best["trial_id"])]
-    shown = pd.concat([best.assign(_best=True), stopped.assign(_best=False)], ignore_index=True)
+    ided = with_config_ids(trials, searched)
+    best = best_configurations(configurations(trials, mode, searched), VARIANT, mode)
+    is_best = ided["config"].isin(best["config"])
+    stopped = ided[(ided["status"] == "early_stopped") & ~is_best]
+    shown = pd.concat([ided[is_best].assign(_best=True), stopped.assign(_best=False)], ignore_index=True)
     shown = shown[shown["trial_id"].isin(epochs["trial_id"])]
     if shown.empty:
         return None
@@ -152,12 +185,12 @@ def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max
     asha_legend, legend = False, set()
     for i, task in enumerate(tasks):
         for _, trial in shown[shown["task"] == task].iterrows():
-            curve = epochs[epochs["trial_id"] == trial["trial_id"]]
+            curve = _curve(epochs, trial)
             if trial["metric"] not in curve:
                 continue
             is_stopped = trial["status"] == "early_stopped"
             name = f"{trial['model']} {variant_name(trial)}"
-            if trial["_best"]:
+            if trial["_best"]:  # one legend entry per variant for all its best configuration's seeds
                 style = {"line": {"dash": "dash" if is_stopped else "solid"}, "legendgroup": name, "name": name,
                          "showlegend": name not in legend}  # fmt: skip
                 style["name"] += f" ({ASHA_LABEL})" if is_stopped else ""
@@ -178,7 +211,9 @@ def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max
             )  # fmt: skip
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="dev metric (%)")
-    fig.update_layout(title=f"Learning curves: best trial per variant (dashed, x: {ASHA_LABEL})")
+    fig.update_layout(
+        title=f"Learning curves: every seed of the best configuration per variant (dashed, x: {ASHA_LABEL})"
+    )
     return fig
 
 
@@ -191,23 +226,26 @@ def _log_axis(values: pd.Series, spec: dict) -> bool:
 
 
 def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -> go.Figure | None:
-    """For every searched setting, the metric (%) of the best trial per value, one line per study."""
+    """For every searched setting, per value the best configuration's median over seeds (%), min-max
+    error bars, one line per study."""
     searched = {k: v for k, v in ((sweep or {}).get("searched") or {}).items() if k not in NOT_TUNED}
     searched = {k: v for k, v in searched.items() if k in trials and trials[k].notna().any()}
     if not searched or trials["best_metric"].isna().all():
         return None
+    configs = configurations(trials, mode, list((sweep or {}).get("searched") or {}))
     settings = list(searched)
     cols = min(3, len(settings))
     fig = _panels(settings, cols)
     legend: set[str] = set()
     for i, setting in enumerate(settings):
-        data = best_rows(trials[trials[setting].notna()], ["study", setting], mode)
+        data = best_configurations(configs[configs[setting].notna()], ["study", setting], mode)
         for study, group in data.groupby("study", sort=True):
             group = group.sort_values(setting)
             fig.add_trace(
                 go.Scatter(
-                    x=group[setting], y=group["best_metric"] * 100, mode="lines+markers", name=study,
-                    legendgroup=study, showlegend=study not in legend,
+                    x=group[setting], y=group["score"], mode="lines+markers", name=study, legendgroup=study,
+                    showlegend=study not in legend, error_y=_spread(group),
+                    hovertext=[_score_text(row) for _, row in group.iterrows()],
                 ),
                 **_cell(i, cols),
             )  # fmt: skip
@@ -215,6 +253,6 @@ def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max")
         if _log_axis(data[setting], searched[setting]):
             fig.update_xaxes(type="log", **_cell(i, cols))
         fig.update_xaxes(title_text=setting, **_cell(i, cols))
-    fig.update_yaxes(title_text="best dev metric (%)")
-    fig.update_layout(title="Searched settings: best trial per value")
+    fig.update_yaxes(title_text=SCORE_AXIS)
+    fig.update_layout(title="Searched settings: per value the best configuration's median over seeds (bars min-max)")
     return fig

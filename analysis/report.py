@@ -34,10 +34,11 @@ table.results th { background: #f3f3f3; } section { margin-bottom: 2em; overflow
 
 def build_figures(results: Results, tables: dict) -> list[tuple[str, go.Figure]]:
     """The report's figures that have data, as (id, figure), in page order."""
+    searched = list(((results.sweep or {}).get("searched") or {}).keys())
     candidates = [
         ("headline", figures.headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"])),
         ("rank", figures.rank_curve(tables["rank_vs_accuracy"])),
-        ("curves", figures.learning_curves(results.trials, results.epochs, results.mode)),
+        ("curves", figures.learning_curves(results.trials, results.epochs, results.mode, searched)),
         ("search", figures.search_settings(results.trials, results.sweep, results.mode)),
     ]
     return [(name, fig) for name, fig in candidates if fig is not None]
@@ -67,7 +68,9 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
         f"<title>LoRA sweep report: {html.escape(results.name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
         f"<p class='meta'>{html.escape(str(results.directory))} &middot; {done} of {n} trials with a result"
-        " &middot; scores are dev metrics in percent; paper: Hu et al., ICLR 2022, Table 2</p>",
+        " &middot; scores are dev metrics in percent: per variant the best configuration's median over seeds"
+        " (each seed at its best epoch), with that configuration's min-max; paper: Hu et al., ICLR 2022,"
+        " Table 2</p>",
         _notes_html(results.notes),
     ]
     parts += [f"<section>{_figure_html(name, fig, i == 0)}</section>" for i, (name, fig) in enumerate(figs)]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.configs import NOT_FINISHED, with_config_ids
+
 # Statuses of trials that may still produce a (better) result.
 UNFINISHED = ("running", "pending")
 
@@ -116,6 +118,13 @@ def missing_notes(trials: pd.DataFrame, sweep: dict | None) -> list[str]:
     if len(failed):
         detail = ", ".join(f"{c} {s}" for s, c in failed["status"].value_counts().items())
         notes.append(f"{len(failed)} of {n} trials failed ({detail})")
+    searched = list(((sweep or {}).get("searched") or {}).keys())
+    unranked = with_config_ids(trials, searched).groupby("config")["status"].agg(lambda s: s.isin(NOT_FINISHED).any())
+    if unranked.any():
+        notes.append(
+            f"{_count(int(unranked.sum()), 'configuration')} not ranked: some of their seeds are running, pending,"
+            " interrupted or raised an error (a score is the median over all of a configuration's seeds)"
+        )
     for study, group in trials.groupby("study", sort=True):
         if group["best_metric"].isna().all():
             statuses = ", ".join(f"{c} {s}" for s, c in group["status"].value_counts().items())

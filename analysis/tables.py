@@ -1,6 +1,8 @@
 """Results -> rank-vs-accuracy, parameter-efficiency and search-health tables (pandas only).
 
-A variant is (model, task, method, r). Our scores are fractions in the result files and percentages
+A variant is (model, task, method, r, target_modules). Its score is the paper's Table 2 statistic: per
+configuration (all settings but the seed) the median over seeds of each seed's best dev epoch, then the
+best configuration (analysis.configs). Our scores are fractions in the result files and percentages
 (points) in every table here, to sit beside the paper's numbers.
 """
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.configs import VARIANT, best_configurations, configurations, rank_configurations
 from analysis.paper import TASKS, paper_label, paper_score
 from analysis.results import Results, ResultsError, load_results
 from analysis.writers import to_markdown, write_table
@@ -20,7 +23,6 @@ __all__ = [
     "parameter_efficiency", "search_health", "asha_budget", "EDGE_FLAG", "build_tables", "write_tables",
 ]  # fmt: skip
 
-VARIANT = ["model", "task", "method", "r"]
 _METHOD_ORDER = {"full": 0, "lora": 1, "head": 2, "bitfit": 3}
 EDGE_FLAG = "at edge: widen the range"
 # Within this fraction of a distribution's range (log range for log-distributions) counts as the edge.
@@ -28,9 +30,10 @@ EDGE_FRACTION = 0.05
 # Settings that are not hyperparameters: a best value at their edge is chance, not a range to widen.
 NOT_TUNED = {"seed"}
 TITLES = {
-    "rank_vs_accuracy": "Rank vs accuracy (dev %, median over seeds; gap to full in points)",
-    "parameter_efficiency": "Parameter efficiency",
-    "search_health": "Search health (best trial's value per searched setting and study)",
+    "rank_vs_accuracy": "Rank vs accuracy (dev %: the best configuration's median over seeds, min-max of its "
+    "seeds; gap to full in points)",
+    "parameter_efficiency": "Parameter efficiency (score: the best configuration's median over seeds)",
+    "search_health": "Search health (per searched setting and study: the best configuration's value and median)",
     "asha_budget": "ASHA budget (trial-epochs run / configured)",
 }
 
@@ -41,7 +44,7 @@ def _done(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_rows(trials: pd.DataFrame, by: list[str], mode: str = "max") -> pd.DataFrame:
-    """The best trial (by best_metric) per group of `by`; groups without any result are dropped."""
+    """The best single row (by best_metric) per group of `by`; groups without any result are dropped."""
     done = _done(trials)
     if done.empty:
         return done.copy()
@@ -58,41 +61,45 @@ def sort_variants(table: pd.DataFrame) -> pd.DataFrame:
             "task": table["task"].map(lambda t: (task_pos.get(t, len(TASKS)), t)),
             "method": table["method"].map(lambda m: (_METHOD_ORDER.get(m, len(_METHOD_ORDER)), m)),
             "r": table["r"].fillna(-1),
+            "target_modules": table["target_modules"].fillna("").astype(str),
         }
     )
     order = sorted(range(len(table)), key=lambda i: tuple(keys.iloc[i]))
     return table.iloc[order].reset_index(drop=True)
 
 
-def _variant_score(group: pd.DataFrame, mode: str) -> dict:
-    """Per seed the best over learning rates (and other settings), then median/min/max over seeds."""
-    done = _done(group)
-    agg = "max" if mode == "max" else "min"
-    per_seed = done.groupby("seed", dropna=False)["best_metric"].agg(agg) * 100
-    n = len(per_seed)
-    best = best_rows(done, ["model"], mode).iloc[0] if n else None
-    return {
-        "metric": str(group["metric"].iloc[0]).removeprefix("eval_"),
-        "score": per_seed.median() if n else math.nan,
-        "min": per_seed.min() if n > 1 else math.nan,
-        "max": per_seed.max() if n > 1 else math.nan,
-        "n_seeds": n,
-        "n_trials": len(group),
-        # The single best trial's settings: what to rerun to reproduce the top score.
-        "learning_rate": best["learning_rate"] if best is not None else math.nan,
-        "best_epoch": best["best_epoch"] if best is not None else math.nan,
-    }
+def _searched(sweep: dict | None) -> list[str]:
+    """The sweep's searched setting names (sweep.json), so settings outside the usual columns split configs."""
+    return list(((sweep or {}).get("searched") or {}).keys())
 
 
-def rank_vs_accuracy(trials: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
-    """One row per variant: median-over-seeds score (%), spread, gap to full (points), paper number."""
-    columns = VARIANT + ["metric", "score", "min", "max", "n_seeds", "n_trials", "learning_rate"]
-    columns += ["best_epoch", "gap_to_full", "paper", "paper_label"]
+def rank_vs_accuracy(trials: pd.DataFrame, mode: str = "max", searched=()) -> pd.DataFrame:
+    """One row per variant: its best configuration's median over seeds (%), that configuration's min, max,
+    n_seeds, learning rate and best epoch (median over its seeds); gap to full (points), paper number."""
+    columns = VARIANT + ["metric", "score", "min", "max", "n_seeds", "learning_rate", "best_epoch", "n_configs"]
+    columns += ["n_runs", "best_single_seed", "gap_to_full", "paper", "paper_label"]
     if trials.empty:
         return pd.DataFrame(columns=columns)
+    configs = configurations(trials, mode, searched)
     rows = []
-    for key, group in trials.groupby(VARIANT, dropna=False, sort=False):
-        rows.append(dict(zip(VARIANT, key, strict=True)) | _variant_score(group, mode))
+    for key, group in configs.groupby(VARIANT, dropna=False, sort=False):
+        variant = dict(zip(VARIANT, key, strict=True))
+        ranked = rank_configurations(group, mode)
+        chosen = ranked.iloc[0] if len(ranked) else None  # every number shown below is this one's
+        singles = ranked["best_single_seed"]
+        rows.append(
+            variant
+            | {"metric": str(group["metric"].iloc[0]).removeprefix("eval_")}
+            | {c: (chosen[c] if chosen is not None else math.nan) for c in ("score", "min", "max", "best_epoch")}
+            | {
+                "n_seeds": int(chosen["n_seeds"]) if chosen is not None else 0,
+                "learning_rate": chosen["learning_rate"] if chosen is not None else math.nan,
+                "n_configs": len(ranked),
+                "n_runs": int(group["n_runs"].sum()),
+                # The best single seed of any ranked configuration: optimistic, shown only beside the score.
+                "best_single_seed": (singles.max() if mode == "max" else singles.min()) if len(singles) else math.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     full = table[table["method"] == "full"].groupby(["model", "task"])["score"].max()
     full_score = [full.get((m, t), math.nan) for m, t in zip(table["model"], table["task"], strict=True)]
@@ -105,8 +112,9 @@ def rank_vs_accuracy(trials: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
     return sort_variants(table)[columns]
 
 
-def parameter_efficiency(trials: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
-    """Per variant: parameter counts (LoRA-only as the paper counts; trainable incl. head), cost, score."""
+def parameter_efficiency(trials: pd.DataFrame, mode: str = "max", searched=()) -> pd.DataFrame:
+    """Per variant: parameter counts (LoRA-only as the paper counts; trainable incl. head), cost, and the
+    rank table's score (the best configuration's median over seeds)."""
     columns = VARIANT + ["lora_params", "trainable_params", "total_params", "percent_trainable"]
     columns += ["adapter_mb", "score", "score_per_m_params", "epoch_time_s", "peak_memory_mb"]
     if trials.empty:
@@ -115,7 +123,7 @@ def parameter_efficiency(trials: pd.DataFrame, mode: str = "max") -> pd.DataFram
     numeric += ["epoch_time_s", "peak_memory_mb"]
     # Medians: counts are the same for every trial of a variant; times and memory vary by node and lr.
     table = trials.groupby(VARIANT, dropna=False, sort=False)[numeric].median().reset_index()
-    scores = rank_vs_accuracy(trials, mode)[VARIANT + ["score"]]
+    scores = rank_vs_accuracy(trials, mode, searched)[VARIANT + ["score"]]
     table["r"] = table["r"].astype("Int64")
     table = table.merge(scores, on=VARIANT, how="left")
     table["percent_trainable"] = 100 * table["trainable_params"] / table["total_params"]
@@ -165,21 +173,23 @@ def _describe(spec: dict) -> str:
 
 
 def search_health(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -> pd.DataFrame:
-    """Per searched setting and study that tried >1 value: the best trial's value and an edge flag."""
+    """Per searched setting and study that tried >1 value: the best configuration's value (by its median
+    over seeds), that median, and an edge flag."""
     columns = ["setting", "study", "searched", "n_values", "best_value", "best_score", "at_edge", "flag"]
     rows = []
     by_study = (sweep or {}).get("searched_by_study") or {}
+    configs = configurations(trials, mode, _searched(sweep))
     for setting, overall in ((sweep or {}).get("searched") or {}).items():
-        if setting not in trials.columns or setting in NOT_TUNED:
+        if setting not in configs.columns or setting in NOT_TUNED:
             continue
-        for study, group in _done(trials).groupby("study", sort=True):
+        for study, group in configs[configs["ranked"]].groupby("study", sort=True):
             # Each study's own range where the sweep recorded it (full and LoRA search different lr ranges).
             spec = by_study.get(study, {}).get(setting, overall)
             group = group[group[setting].notna() & (group[setting].astype(str) != "")]
             # A setting that one study never varied (r within "lora-r8") says nothing about its range.
             if group[setting].astype(str).nunique() < 2:
                 continue
-            best = best_rows(group, ["study"], mode).iloc[0]
+            best = best_configurations(group, ["study"], mode).iloc[0]
             edge = at_edge(best[setting], spec)
             rows.append(
                 {
@@ -188,7 +198,7 @@ def search_health(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -
                     "searched": _describe(spec),
                     "n_values": group[setting].astype(str).nunique(),
                     "best_value": best[setting],
-                    "best_score": best["best_metric"] * 100,
+                    "best_score": best["score"],
                     "at_edge": edge,
                     "flag": EDGE_FLAG if edge else "",
                 }
@@ -224,8 +234,8 @@ def build_tables(results: Results) -> dict[str, pd.DataFrame]:
     """All tables of a sweep by file stem: rank_vs_accuracy, parameter_efficiency, search_health,
     asha_budget."""
     return {
-        "rank_vs_accuracy": rank_vs_accuracy(results.trials, results.mode),
-        "parameter_efficiency": parameter_efficiency(results.trials, results.mode),
+        "rank_vs_accuracy": rank_vs_accuracy(results.trials, results.mode, _searched(results.sweep)),
+        "parameter_efficiency": parameter_efficiency(results.trials, results.mode, _searched(results.sweep)),
         "search_health": search_health(results.trials, results.sweep, results.mode),
         "asha_budget": asha_budget(results.trials, results.sweep),
     }

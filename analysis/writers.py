@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 # Columns holding percentages (ours and the paper's): one decimal, as the paper prints them.
-_PERCENT = {"score", "min", "max", "paper", "best_score"}
+_PERCENT = {"score", "min", "max", "paper", "best_score", "best_single_seed"}
 _SIGNED_PERCENT = {"gap_to_full"}
 _COUNTS = {"lora_params", "trainable_params", "total_params", "n_seeds", "n_trials", "n_values"}
-_COUNTS |= {"r", "best_epoch", "early_stopped", "epochs_used", "epochs_budget"}
+_COUNTS |= {"r", "early_stopped", "epochs_used", "epochs_budget", "n_configs", "n_runs"}
 _DECIMALS = {"percent_trainable": 3, "adapter_mb": 2, "epoch_time_s": 1, "peak_memory_mb": 0, "ratio": 2}
 _DECIMALS |= {"score_per_m_params": 2}
 
@@ -36,6 +36,8 @@ def format_value(column: str, value) -> str:
         return f"{int(round(float(value))):,}"
     if column in _DECIMALS:
         return f"{float(value):,.{_DECIMALS[column]}f}"
+    if column == "best_epoch":  # a median over seeds: 3, or 2.5 between two seeds
+        return f"{float(value):g}"
     if column == "learning_rate":
         return f"{float(value):.1e}"
     if isinstance(value, float):

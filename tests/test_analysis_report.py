@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from analysis.report import build_report, main
-from analysis.results import ResultsError
-from tests.data_analysis.synthetic import demo_sweep, trial, trials_frame, write_results
+from analysis.report import build_figures, build_report, main
+from analysis.results import Results, ResultsError
+from analysis.tables import build_tables
+from tests.data_analysis.synthetic import (
+    demo_sweep,
+    epochs_frame,
+    mrpc_rows,
+    sweep_info,
+    trial,
+    trials_frame,
+    write_results,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = "* plotly.js v"  # the licence header of the inlined plotly.js bundle
@@ -47,8 +56,10 @@ def test_report_tables_show_percent_with_one_decimal(demo):
     page = build_report(demo).read_text()
     rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)]
     head = next(r for r in rows if r[:4] == ["minilm", "sst2", "head", ""])
-    # seeds' best over lrs: .815 and .812 -> min 81.2, max 81.5; head is 8 points below full
-    assert head[6:10] == ["81.2", "81.5", "2", "4"] and head[12] == "-8.0"
+    # columns: model, task, method, r, target_modules, metric, score, min, max, n_seeds, learning_rate,
+    # best_epoch, n_configs, n_runs, best_single_seed, gap_to_full. The best configuration is lr 3e-3 with
+    # seeds .815 and .812 (median 81.35); head is 8 points below full's best configuration (89.35).
+    assert head[7:16] == ["81.2", "81.5", "2", "3.0e-03", "6", "2", "4", "81.5", "-8.0"]
     full = next(r for r in rows if r[:3] == ["roberta-base", "sst2", "full"])
     assert full[-2:] == ["94.8", "paper FT"]
 
@@ -60,6 +71,12 @@ def test_partial_results_give_fewer_figures_and_no_crash(tmp_path):
     assert _figure_ids(page) == ["fig-headline", "fig-rank"]  # no epochs, no sweep.json
     assert page.count(BUNDLE) == 1
     assert "no epochs table: learning curves skipped" in page and "no sweep.json" in page
+
+
+def test_report_on_a_sweep_before_any_trial_reported(tmp_path):
+    write_results(tmp_path, trials_frame([trial()]).iloc[:0], sweep=sweep_info(), formats=("csv",))
+    page = build_report(tmp_path).read_text()
+    assert "the trials table is empty: no trial has reported yet" in page and _figure_ids(page) == []
 
 
 def test_build_report_raises_on_empty_dir(tmp_path):
@@ -84,3 +101,30 @@ def test_cli_prints_report_tables_and_notes(demo, capsys):
     assert lines[0] == f"report: {demo / 'report.html'}"
     assert f"table:  {demo / 'rank_vs_accuracy.md'}" in lines
     assert "note:   1 of 80 trials failed (1 error)" in lines
+
+
+@pytest.mark.parametrize("one_trial_per_configuration", [False, True])
+def test_figures_show_the_best_configurations_median_with_its_seeds_min_max(one_trial_per_configuration):
+    rows = mrpc_rows()
+    for row in rows if one_trial_per_configuration else []:  # its seeds share a trial_id, rows differ by seed
+        row["trial_id"] = f"{row['method']}-{row['learning_rate']:g}"
+    trials = trials_frame(rows)
+    searched = {"learning_rate": {"type": "grid", "values": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]}}
+    results = Results(Path("."), trials, epochs_frame(trials), sweep_info(searched), [])
+    tables = build_tables(results)
+    figs = dict(build_figures(results, tables))
+    lora = next(t for t in figs["headline"].data if t.name == "lora")
+    assert list(lora.y) == [pytest.approx(85.0)]  # old rule: 87.0 (per-seed best over learning rates)
+    assert (list(lora.error_y.arrayminus), list(lora.error_y.array)) == ([1.0], [1.0])  # 84-86 around 85
+    assert "median 85.0% over 3 seeds (84.0-86.0)" in lora.hovertext[0]
+    for name in ("headline", "search"):
+        assert figs[name].layout.yaxis.title.text == "dev metric (%, median over seeds)"
+    # Per learning rate the best configuration's median: LoRA 85, 83, 82 (old: best single trial 86, 88, 87).
+    search = next(t for t in figs["search"].data if t.name.endswith("lora-r8"))
+    assert list(search.y) == pytest.approx([85.0, 83.0, 82.0])
+    # The curves are the 3 seeds of the chosen configuration (1e-4), not the best single trial (3e-4).
+    curves = [t for t in figs["curves"].data if "lora" in t.name]
+    assert [len(t.x) for t in curves] == [10, 10, 10]  # one seed's epochs each
+    assert sorted(t.hovertext for t in curves) == [
+        f"roberta-base lora r=8 lr=0.0001 seed={s} (completed)" for s in range(3)
+    ]

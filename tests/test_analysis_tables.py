@@ -22,7 +22,7 @@ from analysis.tables import (
     write_tables,
 )
 from analysis.writers import to_markdown
-from tests.data_analysis.synthetic import epochs_frame, sweep_info, trial, trials_frame, write_results
+from tests.data_analysis.synthetic import epochs_frame, mrpc_rows, sweep_info, trial, trials_frame, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def test_score_is_median_over_seeds_with_min_and_max():
     row = _row(_rank(rows), "lora", 8)
     assert row["score"] == pytest.approx(92.0)
     assert (row["min"], row["max"]) == (pytest.approx(90.0), pytest.approx(95.0))
-    assert (row["n_seeds"], row["n_trials"]) == (3, 3)
+    assert (row["n_seeds"], row["n_configs"], row["n_runs"]) == (3, 1, 3)
 
 
 def test_single_seed_has_no_spread():
@@ -50,14 +50,65 @@ def test_single_seed_has_no_spread():
     assert row["score"] == pytest.approx(90.0) and math.isnan(row["min"]) and math.isnan(row["max"])
 
 
-def test_best_over_learning_rates_per_seed_then_median():
-    grid = {(0, 1e-4): 0.90, (0, 5e-4): 0.93, (1, 1e-4): 0.91, (1, 5e-4): 0.89, (2, 1e-4): 0.80, (2, 5e-4): 0.85}
-    rows = [trial(seed=s, learning_rate=lr, best_metric=m, best_epoch=s + 2) for (s, lr), m in grid.items()]
+def test_paper_statistic_on_the_mrpc_table_all_numbers_from_one_configuration():
+    # Old rule (per seed the best over learning rates, then the median): LoRA 87.0 at 3e-4 (min 86, max 88,
+    # best epoch 9), full 86.0. Paper: per configuration the median over seeds, then the best configuration.
+    table = _rank(mrpc_rows())
+    lora, full = _row(table, "lora", 8), _row(table, "full")
+    assert lora["score"] == pytest.approx(85.0) and lora["learning_rate"] == pytest.approx(1e-4)
+    assert (lora["min"], lora["max"], lora["n_seeds"]) == (pytest.approx(84.0), pytest.approx(86.0), 3)
+    assert lora["best_epoch"] == 6  # median of the 1e-4 seeds' best epochs 4, 6, 7
+    assert (lora["n_configs"], lora["n_runs"]) == (3, 9)
+    assert lora["best_single_seed"] == pytest.approx(88.0)  # 3e-4 seed 0: shown, labelled, not the score
+    assert full["score"] == pytest.approx(85.5) and full["learning_rate"] == pytest.approx(1e-5)
+    assert (full["min"], full["max"], full["n_seeds"], full["best_epoch"]) == (85.0, 86.0, 3, 5)
+    assert (full["n_configs"], full["best_single_seed"]) == (2, pytest.approx(86.5))
+
+
+def test_rules_disagree_in_sign_and_tables_use_the_papers():
+    # The MRPC table: LoRA 87.0 vs full 86.0 (+1.0) by the old rule, 85.0 vs 85.5 (-0.5) by the paper's.
+    trials = trials_frame(mrpc_rows())
+    assert _row(_rank(mrpc_rows()), "lora", 8)["gap_to_full"] == pytest.approx(-0.5)
+    assert _row(parameter_efficiency(trials), "lora", 8)["score"] == pytest.approx(85.0)
+    # Trying more learning rates must not raise a score: each LoRA lr's seeds have median 85 and one
+    # lucky seed at 87, so every seed's best over lrs is 87 (old: LoRA 87 > full 86); the paper's: 85 < 86.
+    lucky = {1e-4: (87.0, 85.0, 83.0), 3e-4: (83.0, 87.0, 85.0), 1e-3: (85.0, 83.0, 87.0)}
+    rows = [trial(seed=s, learning_rate=lr, best_metric=m / 100) for lr, ms in lucky.items() for s, m in enumerate(ms)]
+    rows += [trial(method="full", seed=s, best_metric=m / 100) for s, m in enumerate((85.5, 86.0, 86.5))]
+    table = _rank(rows)
+    assert _row(table, "lora", 8)["score"] == pytest.approx(85.0)
+    assert _row(table, "lora", 8)["gap_to_full"] == pytest.approx(-1.0)
+
+
+def test_one_row_per_seed_of_a_multi_seed_trial_gives_the_same_table():
+    # A sweep that trains a configuration's seeds in one Tune trial writes several rows per trial_id.
+    rows = mrpc_rows()
+    for row in rows:
+        row["trial_id"] = f"{row['method']}-{row['learning_rate']:g}"
+    assert trials_frame(rows)["trial_id"].nunique() == 5
+    pd.testing.assert_frame_equal(_rank(rows), _rank(mrpc_rows()))
+
+
+def test_unfinished_configurations_are_not_ranked_stopped_ones_are():
+    rows = [trial(seed=s, learning_rate=1e-4, best_metric=m) for s, m in enumerate((0.80, 0.81, 0.82))]
+    # Stopped by ASHA at epoch 1: still a configuration, scored by what its seeds reached.
+    rows += [trial(seed=s, learning_rate=3e-4, best_metric=m, status="early_stopped", epochs_run=1, best_epoch=1)
+             for s, m in enumerate((0.83, 0.84, 0.85))]  # fmt: skip
+    # A seed still running (or failed): its configuration's median is not known yet.
+    for lr, status in ((1e-3, "running"), (2e-3, "error"), (3e-3, "interrupted")):
+        rows += [trial(seed=s, learning_rate=lr, best_metric=0.95) for s in (0, 1)]
+        rows.append(trial(seed=2, learning_rate=lr, best_metric=0.99, status=status))
     row = _row(_rank(rows), "lora", 8)
-    # per seed best: .93, .91, .85 -> median .91 (median per lr then best would give .90)
-    assert row["score"] == pytest.approx(91.0)
-    assert row["n_seeds"] == 3 and row["n_trials"] == 6
-    assert row["learning_rate"] == pytest.approx(5e-4) and row["best_epoch"] == 2
+    assert row["score"] == pytest.approx(84.0) and row["learning_rate"] == pytest.approx(3e-4)
+    assert (row["best_epoch"], row["n_seeds"], row["n_configs"], row["n_runs"]) == (1, 3, 2, 15)
+    assert row["best_single_seed"] == pytest.approx(85.0)
+
+
+def test_a_seed_written_twice_counts_once():
+    rows = [trial(seed=s, best_metric=m) for s, m in enumerate((0.80, 0.82, 0.84))]
+    rows.append(trial(seed=2, best_metric=0.99, epochs_run=1, status="early_stopped"))  # an earlier, shorter run
+    row = _row(_rank(rows), "lora", 8)
+    assert (row["score"], row["n_seeds"], row["max"]) == (pytest.approx(82.0), 3, pytest.approx(84.0))
 
 
 def test_gap_to_full_in_points():
@@ -152,6 +203,14 @@ def test_grid_edge_flagged_only_at_min_or_max():
     assert table.loc["roberta-base/sst2/lora-r4", "flag"] == ""
 
 
+def test_search_health_judges_the_best_configuration_by_its_median():
+    grid = {"learning_rate": {"type": "grid", "values": [1e-4, 3e-4, 1e-3]}}
+    row = _health(mrpc_rows(), grid).set_index("study").loc["roberta-base/mrpc/lora-r8"]
+    # Old: the best single trial (88.0 at 3e-4, mid-grid). The best median (85.0) is at 1e-4: the grid's edge.
+    assert row["best_value"] == pytest.approx(1e-4) and row["best_score"] == pytest.approx(85.0)
+    assert row["flag"] == EDGE_FLAG
+
+
 def test_loguniform_edge_in_log_space():
     spec = {"learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-2}}
     rows = [trial(learning_rate=lr, best_metric=m) for lr, m in [(1.2e-5, 0.9), (1e-3, 0.8)]]
@@ -205,10 +264,13 @@ def test_missing_data_gives_notes_and_tables(tmp_path):
     assert "no sweep.json" in notes and "no epochs table" in notes
     assert "3 of 5 trials have no result yet (2 error, 1 running)" in notes
     assert "study roberta-base/sst2/lora-r16: no trial has a result (2 error)" in notes
+    assert "2 configurations are not ranked: some of their seeds are running" in notes
     tables = build_tables(results)
     failed = _row(tables["rank_vs_accuracy"], "lora", 16)
-    assert math.isnan(failed["score"]) and failed["n_trials"] == 2 and failed["n_seeds"] == 0
-    assert _row(tables["rank_vs_accuracy"], "lora", 8)["score"] == pytest.approx(91.0)
+    assert math.isnan(failed["score"]) and failed["n_runs"] == 2 and failed["n_seeds"] == 0
+    # Seed 2 of r=8's only configuration is still running: no median yet, so no score.
+    running = _row(tables["rank_vs_accuracy"], "lora", 8)
+    assert math.isnan(running["score"]) and running["n_configs"] == 0 and running["n_runs"] == 3
     assert tables["search_health"].empty and tables["asha_budget"].empty
     names = sorted(p.name for p in write_tables(results, tables))
     assert names == sorted(f"{s}.{e}" for s in ("rank_vs_accuracy", "parameter_efficiency", "search_health")

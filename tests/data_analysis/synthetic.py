@@ -55,7 +55,7 @@ def epochs_frame(trials: pd.DataFrame) -> pd.DataFrame:
             score = t.best_metric - 0.02 * abs(epoch - t.best_epoch) / max(t.best_epoch, 1)
             rows.append(
                 {
-                    "trial_id": t.trial_id, "study": t.study, "epoch": epoch, t.metric: score,
+                    "trial_id": t.trial_id, "study": t.study, "seed": t.seed, "epoch": epoch, t.metric: score,
                     "eval_loss": 1 - score, "train_loss": 1.0 / epoch, "lr": t.learning_rate,
                     "epoch_time_s": t.epoch_time_s, "train_samples_per_s": 200.0,
                     "peak_memory_mb": t.peak_memory_mb, "lora_params": t.lora_params,
@@ -128,3 +128,32 @@ def demo_sweep(directory: Path) -> Path:
         "seed": {"type": "grid", "values": [0, 1]},
     }
     return write_results(directory, trials, epochs_frame(trials), sweep_info(searched, planned=len(trials) + 2))
+
+
+# The issue's RoBERTa-base MRPC table: dev accuracy (%) and best epoch per (learning rate, seed).
+# LoRA r=8, 3 learning rates x 3 seeds: the per-seed best over learning rates is 88, 87, 86 (median 87.0,
+# best single trial 88 at 3e-4, whose own median is 83.0); the medians per learning rate are 85.0 (1e-4),
+# 83.0 (3e-4) and 82.0 (1e-3). Full fine-tuning, 2 x 3: per-seed bests 85, 86.5, 86 (median 86.0); medians
+# 85.5 (1e-5) and 84.0 (3e-5).
+MRPC_LORA = {
+    1e-4: [(84.0, 4), (85.0, 6), (86.0, 7)],
+    3e-4: [(88.0, 9), (83.0, 2), (80.0, 3)],
+    1e-3: [(80.0, 5), (87.0, 5), (82.0, 5)],
+}
+MRPC_FULL = {
+    1e-5: [(85.0, 3), (85.5, 5), (86.0, 8)],
+    3e-5: [(84.0, 2), (86.5, 2), (83.0, 2)],
+}
+
+
+def mrpc_rows() -> list[dict]:
+    """The MRPC table as trials rows, one row per (learning rate, seed) as a one-seed-per-trial sweep writes."""
+    rows = []
+    for method, grid in (("lora", MRPC_LORA), ("full", MRPC_FULL)):
+        for lr, seeds in grid.items():
+            for seed, (score, epoch) in enumerate(seeds):
+                rows.append(
+                    trial(task="mrpc", method=method, seed=seed, learning_rate=lr, best_metric=score / 100,
+                          best_epoch=epoch, max_train_samples=NAN)
+                )  # fmt: skip
+    return rows
