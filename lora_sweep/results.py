@@ -194,10 +194,14 @@ def read_tables(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None
 
 
 def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """Old rows of trials not in new; never old `pending` rows (configurations Ray had not created: each run
+    writes its own)."""
     if old is None or old.empty or "trial_id" not in old:
         return new
     seen = set(new["trial_id"]) if "trial_id" in new else set()
-    kept = old[~old["trial_id"].isin(seen)]
+    kept = old[~old["trial_id"].isin(seen) & old["trial_id"].notna() & (old["trial_id"].astype(str) != "")]
+    if "status" in kept:
+        kept = kept[kept["status"] != "pending"]
     return pd.concat([kept, new], ignore_index=True) if not new.empty else kept
 
 

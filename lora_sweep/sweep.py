@@ -11,6 +11,7 @@ import platform
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -166,18 +167,20 @@ class ResultsCallback(tune.Callback):
 
     On a resumed sweep Ray restores callbacks without their state: the tables already written are read back, a
     trial that runs again starts from its earlier rows (so every epoch it ever reported stays in the tables),
-    and rows of trials that do not run again are kept as they are. At the end, each trial's state in Ray decides
-    its status: a trial Ray had not finished when the sweep stopped (Ctrl-C, SIGTERM) is `interrupted` if it
-    had started, `pending` if not.
+    and rows of trials that do not run again are kept as they are. When a signal stopped the sweep (STOP), the
+    trials Ray stops during its clean-up are `interrupted`, not ended, and planned configurations Ray had not yet
+    created are written as `pending`.
     """
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, planned: list[dict] | None = None):
         self.out_dir = out_dir
+        self.planned = planned or []
         self.records: dict[str, results.TrialRecord] = {}
         self.previous = None
 
     def setup(self, **info):
         self.records, self.previous = {}, results.read_tables(self.out_dir)
+        STOP.install()  # Ray Tune's SIGINT handler is in place by now
 
     def _record(self, trial) -> results.TrialRecord:
         if trial.trial_id not in self.records:
@@ -196,7 +199,11 @@ class ResultsCallback(tune.Callback):
         self.write()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._record(trial).ended = True
+        record = self._record(trial)
+        if STOP.received:  # Ray's clean-up after a signal stops running trials as if they had completed
+            record.interrupted = True
+        else:
+            record.ended = True
         self.write()
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -207,12 +214,19 @@ class ResultsCallback(tune.Callback):
     def on_experiment_end(self, trials, **info):
         for trial in trials:
             record = self._record(trial)
-            if trial.status == "TERMINATED":
+            if record.ended or record.error:
+                continue
+            if STOP.received:
+                record.interrupted = True
+            elif trial.status == "TERMINATED":  # finished before a resume: Ray does not run it again
                 record.ended = True
             elif trial.status == "ERROR":
-                record.ended, record.error = True, record.error or _error_text(trial) or "trial raised an exception"
-            else:  # PENDING, RUNNING, PAUSED: the sweep stopped before Ray finished it
-                record.ended, record.interrupted = False, True
+                record.ended, record.error = True, _error_text(trial) or "trial raised an exception"
+        if STOP.received:
+            created = [dict(t.config.get("trial", t.config)) for t in trials]
+            for index, values in enumerate(self.planned):
+                if values not in created:
+                    self.records[f"pending-{index}"] = results.TrialRecord("", dict(values))
         self.write()
 
     def write(self):
@@ -293,28 +307,41 @@ def check_resume_spec(spec: SweepSpec, out: Path) -> None:
 
 
 class StopSignals:
-    """SIGTERM stops the sweep the way Ctrl-C does: Ray Tune's own SIGINT handler (installed while fit() runs)
-    saves the experiment and returns from fit(). Remembers a SIGTERM, for the exit code (143, not 130)."""
+    """Ctrl-C (SIGINT) and SIGTERM stop the sweep cleanly, and the sweep knows that they did.
+
+    Ray Tune installs its own SIGINT handler when fit() starts (it saves the experiment and returns from fit()
+    normally) and then stops the running trials as if they had completed. install() runs inside fit(), from the
+    results callback's setup, after Ray Tune's handler is in place: both signals are noted, then handed to it.
+    A second signal stops at once.
+    """
 
     def __init__(self):
         self.received: int | None = None
+        self._before: dict = {}
 
-    def __enter__(self):
-        self._before = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        return self
-
-    def _on_sigterm(self, signum, frame):
-        first, self.received = self.received is None, self.received or signum
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
         tune_handler = signal.getsignal(signal.SIGINT)
-        if first and callable(tune_handler) and tune_handler is not signal.default_int_handler:
-            tune_handler(signal.SIGINT, frame)
-        else:  # a second SIGTERM, or outside fit(): stop at once
-            raise KeyboardInterrupt
 
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._before)
-        return False
+        def on_signal(signum, frame):
+            first, self.received = self.received is None, self.received or signum
+            if first and callable(tune_handler) and tune_handler is not signal.default_int_handler:
+                tune_handler(signal.SIGINT, frame)
+            else:
+                raise KeyboardInterrupt
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._before.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, on_signal)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)
+        self._before = {}
+
+
+STOP = StopSignals()  # one per driver process: Ray restores the results callback from a pickle on --resume
 
 
 def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) -> SweepOutcome:
@@ -326,7 +353,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     dashboard = start_ray(spec)
-    signals = StopSignals()
+    STOP.received = None
     try:
         check_cluster_resources(spec)
         out.mkdir(parents=True, exist_ok=True)
@@ -341,7 +368,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
         trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared), _resources)
-        callback = ResultsCallback(out)
+        callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [])
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
@@ -357,14 +384,16 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             tuner = tune.Tuner(
                 trainable, param_space=make_param_space(spec), tune_config=make_tune_config(spec), run_config=run_config
             )
-        with signals:
+        try:
             tuner.fit()
+        finally:
+            STOP.uninstall()
         tables = results.read_tables(out)
         trials = tables[0] if tables is not None else results.build_tables([])[0]
     finally:
         ray.shutdown()
     # Ray Tune returns normally on Ctrl-C; trials it had not finished say that a signal stopped the sweep.
-    interrupted = signals.received or (signal.SIGINT if _unfinished(trials) else None)
+    interrupted = STOP.received or (signal.SIGINT if _unfinished(trials) else None)
     return SweepOutcome(out, trials, _build_report(out, log), interrupted)
 
 

@@ -1,0 +1,136 @@
+"""Interrupted and resumed sweeps, through the real CLI and a real local Ray, with the stand-in trial
+(tests/standin.py: made-up scores, fixed time per epoch), so the timing is known and no model trains.
+
+- Ctrl-C (SIGINT) and SIGTERM stop the sweep cleanly: finished trials stay, the running one is `interrupted`,
+  the rest `pending`, the exit code is 130 / 143, and --resume completes it with every (trial, seed) once.
+- A driver killed (SIGKILL) between two rungs resumes into the same early-stopping decisions as a run that
+  was never interrupted (Fair ASHA's rungs survive the restart).
+- --resume with other searched settings is refused, and keeps the first run's spec.yaml, sweep.json and
+  versions.json.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.sweep_support import REPO, cli_env
+
+pytestmark = pytest.mark.slow
+
+
+def _spec(path, learning_rates, epochs, seeds, scheduler=None):
+    spec = {
+        "name": "standin",
+        "experiments": [{"model": "minilm", "task": "sst2"}],
+        "variants": [{"method": "lora", "r": 4, "learning_rate": {"grid": learning_rates}}],
+        "train": {"epochs": epochs, "batch_size": 8},
+        "search": {"algorithm": "grid", "max_concurrent": 1, "seeds": seeds},
+        "scheduler": scheduler,
+        "resources": {"cpu": 1},
+        "max_failures": 0,
+    }
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _env(epoch_s: float) -> dict:
+    return {**cli_env(REPO), "STANDIN_EPOCH_S": str(epoch_s)}
+
+
+def _cli(args, epoch_s, log=None, timeout=300):
+    cmd = [sys.executable, "-m", "tests.standin", *map(str, args)]
+    if log is None:
+        return subprocess.run(cmd, cwd=REPO, env=_env(epoch_s), capture_output=True, text=True, timeout=timeout)
+    return subprocess.Popen(cmd, cwd=REPO, env=_env(epoch_s), stdout=log, stderr=subprocess.STDOUT)
+
+
+def _epochs(out):
+    try:
+        return pd.read_csv(out / "epochs.csv")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+
+
+def _wait_for_trials(driver, out, n_trials: int, deadline_s: float = 240) -> None:
+    """Until the epochs table holds rows of n_trials distinct trials (configurations)."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline and driver.poll() is None:
+        epochs = _epochs(out)
+        if len(epochs) and epochs["trial_id"].nunique() >= n_trials:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the sweep did not reach {n_trials} trials (exit {driver.poll()})")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_sweep_cleanly_and_resume_completes_it(tmp_path, sig):
+    spec = _spec(tmp_path / "s.yaml", [1e-4, 3e-4, 1e-3], epochs=4, seeds=2)
+    store, out = tmp_path / "store", tmp_path / "store" / "standin"
+    with open(tmp_path / "first.log", "w") as log:
+        driver = _cli([spec, "--storage", store], epoch_s=1.5, log=log)
+        _wait_for_trials(driver, out, 2)  # the second configuration has reported an epoch: it is running
+        driver.send_signal(sig)
+        code = driver.wait(timeout=120)
+    printed = (tmp_path / "first.log").read_text()
+    assert code == 128 + sig, printed[-3000:]
+    assert f"interrupted ({signal.Signals(sig).name}): resume with" in printed
+    trials = pd.read_csv(out / "trials.csv")
+    by_config = trials.groupby("learning_rate")["status"].agg(lambda s: sorted(set(s)))
+    assert [by_config[lr] for lr in (1e-4, 3e-4, 1e-3)] == [["completed"], ["interrupted"], ["pending"]]
+    assert len(trials) == 6 and not trials.duplicated(["trial_id", "seed"]).any()
+    if sig == signal.SIGINT:
+        _resume_with_other_searched_settings_is_refused(tmp_path, store)
+
+    done = _cli([spec, "--storage", store, "--resume"], epoch_s=0.05)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials, epochs = pd.read_csv(out / "trials.csv"), pd.read_csv(out / "epochs.csv")
+    assert len(trials) == 6 and (trials["status"] == "completed").all()
+    assert not trials.duplicated(["trial_id", "seed"]).any()
+    assert len(epochs) == 3 * 2 * 4 and not epochs.duplicated(["trial_id", "seed", "epoch"]).any()
+
+
+ASHA = {"type": "asha", "max_epochs": 3, "grace_period": 1, "reduction_factor": 3}
+# Grid order: the best first; then one the first stops at rung 1; then two that only a kept rung stops.
+RACE = [3e-4, 1e-4, 1e-3, 5e-4]
+
+
+def _stopped(out) -> list[float]:
+    trials = pd.read_csv(out / "trials.csv")
+    return sorted(trials.loc[trials["status"] == "early_stopped", "learning_rate"].unique())
+
+
+def test_a_killed_driver_resumes_into_the_same_early_stopping(tmp_path):
+    spec = _spec(tmp_path / "s.yaml", RACE, epochs=3, seeds=1, scheduler=ASHA)
+    through = _cli([spec, "--storage", tmp_path / "through"], epoch_s=0.05)
+    assert through.returncode == 0, through.stdout[-3000:] + through.stderr[-3000:]
+    expected = _stopped(tmp_path / "through" / "standin")
+    assert expected == [1e-4, 5e-4, 1e-3]
+
+    store, out = tmp_path / "killed", tmp_path / "killed" / "standin"
+    with open(tmp_path / "first.log", "w") as log:
+        driver = _cli([spec, "--storage", store], epoch_s=1.0, log=log)
+        _wait_for_trials(driver, out, 2)  # rung 1 holds the first two configurations' scores
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    resumed = _cli([spec, "--storage", store, "--resume"], epoch_s=0.05)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert _stopped(out) == expected
+
+
+def _resume_with_other_searched_settings_is_refused(tmp_path, store):
+    kept = {name: (store / "standin" / name).read_bytes() for name in ("spec.yaml", "sweep.json", "versions.json")}
+    other = _spec(tmp_path / "other.yaml", [1e-4, 1e-3], epochs=4, seeds=3)
+    refused = _cli([other, "--storage", store, "--resume"], epoch_s=0.05)
+    assert refused.returncode == 2
+    assert "differ from the first run's" in refused.stderr and "searched_by_study" in refused.stderr
+    assert "seeds" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    # The first run's records are kept as they were.
+    assert {name: (store / "standin" / name).read_bytes() for name in kept} == kept
