@@ -13,43 +13,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
-import yaml
 
-from tests.sweep_support import REPO, cli_env
+from tests.standin import cli as _cli
+from tests.standin import spec_file as _spec
 
 pytestmark = pytest.mark.slow
-
-
-def _spec(path, learning_rates, epochs, seeds, scheduler=None):
-    spec = {
-        "name": "standin",
-        "experiments": [{"model": "minilm", "task": "sst2"}],
-        "variants": [{"method": "lora", "r": 4, "learning_rate": {"grid": learning_rates}}],
-        "train": {"epochs": epochs, "batch_size": 8},
-        "search": {"algorithm": "grid", "max_concurrent": 1, "seeds": seeds},
-        "scheduler": scheduler,
-        "resources": {"cpu": 1},
-        "max_failures": 0,
-    }
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-def _env(epoch_s: float) -> dict:
-    return {**cli_env(REPO), "STANDIN_EPOCH_S": str(epoch_s)}
-
-
-def _cli(args, epoch_s, log=None, timeout=300):
-    cmd = [sys.executable, "-m", "tests.standin", *map(str, args)]
-    if log is None:
-        return subprocess.run(cmd, cwd=REPO, env=_env(epoch_s), capture_output=True, text=True, timeout=timeout)
-    return subprocess.Popen(cmd, cwd=REPO, env=_env(epoch_s), stdout=log, stderr=subprocess.STDOUT)
 
 
 def _epochs(out):

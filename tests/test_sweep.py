@@ -89,7 +89,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     for name in ("spec.yaml", "versions.json", "sweep.json", "report.html", "rank_vs_accuracy.md"):
         assert (out / name).is_file(), name
     assert json.loads((out / "versions.json").read_text())["ray"]
-    assert "best trial per study:" in done.stdout and "report:" in done.stdout
+    assert "best configuration per study" in done.stdout and "report:" in done.stdout
     # Tokenized once for the sweep (one model, one task), not once per trial.
     assert done.stdout.count("[lora_sweep] tokenized") == 1
 
