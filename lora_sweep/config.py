@@ -35,6 +35,8 @@ class TrialConfig:
     """Everything one trial needs. LoRA-only fields are ignored (and None) for other methods."""
 
     model: str = "minilm"
+    # Hub revision (branch, tag or commit) of the model, and of the hub dataset; None: the default branch.
+    revision: str | None = None
     task: str = "sst2"
     method: str = "lora"
     r: int | None = 8
@@ -58,6 +60,7 @@ class TrialConfig:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     glue_dir: str | None = None  # None: $GLUE_DIR, else the hub
+    data_revision: str | None = None  # hub dataset revision (nyu-mll/glue); unused with a local GLUE folder
     cache_dir: str | None = None  # tokenized-data cache shared by trials
     device: str = "auto"
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
@@ -96,6 +99,14 @@ class TrialConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "max_length"):
             value = getattr(self, key)
             _check(_is_int(value) and value >= 1, key, value, "an integer >= 1")
+        for key in ("revision", "data_revision"):
+            value = getattr(self, key)
+            _check(
+                value is None or (isinstance(value, str) and value.strip() == value and value != ""),
+                key,
+                value,
+                "a non-empty hub revision (branch, tag or commit; quote it in YAML) or null",
+            )
         _check(isinstance(self.group_by_length, bool), "group_by_length", self.group_by_length, "true or false")
         for key in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, key)

@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import subprocess
 import time
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import results, space
+from lora_sweep import provenance, results, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import StudyASHA
 from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import SCORE, run_trial
-
-PACKAGES = ("lora_sweep", "torch", "transformers", "datasets", "ray", "optuna", "pandas", "plotly", "peft")
 
 
 @dataclass(frozen=True)
@@ -115,6 +110,17 @@ def prepare_shared_data(configs: list[dict], log=print) -> dict:
             f"{len(data.dev.labels)} dev examples in {time.perf_counter() - started:.1f} s"
         )
     return prepared
+
+
+def data_sources(configs: list[dict], prepared: dict) -> dict:
+    """data_key -> data_source and data_fingerprint of the data prepared here, which the trials use as it is."""
+    sources = {}
+    for values in configs:
+        cfg, _ = space.trial_config(values)
+        key = data_key(cfg)
+        if key in prepared and key not in sources:
+            sources[key] = provenance.data_provenance(cfg.task, cfg.glue_dir, cfg.data_revision)
+    return sources
 
 
 def _resources(config: dict) -> dict:
@@ -215,18 +221,11 @@ def records_from_grid(grid) -> list[results.TrialRecord]:
 
 
 def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
-    """The spec as run, package versions and git revision, and sweep.json for the analysis."""
+    """The spec as run, package versions and git revision (provenance.py), and sweep.json for the analysis."""
     import yaml
 
     atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.raw, sort_keys=False))
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    versions["git_revision"] = _git_revision()
-    atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
+    atomic_write_text(out / provenance.VERSIONS_FILE, provenance.versions_json())
     sweep_info = {
         "name": spec.name,
         "spec_file": spec_path,
@@ -238,18 +237,6 @@ def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
         "n_trials_planned": space.planned_trials(spec),
     }
     atomic_write_text(out / "sweep.json", json.dumps(sweep_info, indent=2))
-
-
-def _git_revision() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) -> SweepOutcome:
@@ -267,7 +254,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         if dashboard:
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared), _resources)
+        sources = data_sources(configs, prepared)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared, sources=sources), _resources)
         callback = ResultsCallback(out)
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:

@@ -17,6 +17,7 @@ import ray
 import torch
 from ray import tune
 
+from lora_sweep import provenance
 from lora_sweep.space import trial_config
 from lora_sweep.tasks import get_task
 from lora_sweep.train import TrialData, data_key, prepare_data, train_and_evaluate
@@ -60,12 +61,15 @@ class RayStateHook:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def run_trial(config: dict, prepared: dict | None = None) -> None:
-    """The Tune trainable. `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store."""
+def run_trial(config: dict, prepared: dict | None = None, sources: dict | None = None) -> None:
+    """The Tune trainable. `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store;
+    `sources` maps the same keys to that data's provenance (provenance.data_provenance, on the driver)."""
     cfg, labels = trial_config(config)
     metric = "eval_" + get_task(cfg.task).primary_metric
     node = ray.get_runtime_context().get_node_id()
     hook = RayStateHook(last_epoch=cfg.epochs)
+    data: TrialData | None = (prepared or {}).get(data_key(cfg))
+    used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the model has loaded
 
     def report(row: dict) -> None:
         score = row.get(metric)
@@ -76,9 +80,10 @@ def run_trial(config: dict, prepared: dict | None = None) -> None:
             "study": labels.get("study", ""),
             "node": node,
         }
-        hook.report(row)
+        if not used:
+            used.update(provenance.trial_provenance(cfg, (sources or {}).get(data_key(cfg)) if data else None))
+        hook.report({**row, **used})
 
-    data: TrialData | None = (prepared or {}).get(data_key(cfg))
     try:
         train_and_evaluate(cfg, report, prepared=data or prepare_data(cfg), state_hook=hook)
     finally:
