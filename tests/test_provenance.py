@@ -222,3 +222,41 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
     page = (out / "report.html").read_text()
     assert "What this run used" in page and socket.gethostname() in page
     assert expected["model_revision"][:19] in page  # "sha256:" and the hash's first 12 characters
+    # A resumed invocation adds its own line; versions.json stays the same bytes.
+    versions = (out / "versions.json").read_bytes()
+    again = run_cli([str(spec), "--storage", str(tmp_path / "store"), "--resume"], glue)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    runs = provenance.read_runs(out)
+    assert [r["exit_status"] for r in runs] == [0, 0] and runs[1]["command"].endswith("--resume")
+    assert (out / "versions.json").read_bytes() == versions
+
+
+def test_report_header_shows_what_tells_two_runs_apart(tmp_path):
+    from analysis.report import build_report
+    from tests.data_analysis.synthetic import trial, trials_frame, write_results
+
+    used = {
+        "host": "node-a",
+        "data_source": "GLUE_DIR=/data/glue",
+        "data_fingerprint": "SST-2/dev.tsv sha256:" + "c" * 64,
+    }
+    rows = [
+        trial(model="minilm", r=8, model_revision="sha256:" + "a" * 64, **used),
+        trial(model="minilm", r=16, model_revision="sha256:" + "b" * 64, **{**used, "host": "node-b"}),
+    ]
+    write_results(tmp_path, trials_frame(rows), formats=("csv",))
+    (tmp_path / "versions.json").write_text(
+        json.dumps({"torch": "2.13.0+cpu", "python": "3.11.2", "git_revision": COMMIT})
+    )
+    provenance.append_run(tmp_path, {"command": "lora-sweep s.yaml", "exit_status": 0, "started_utc": "x"})
+    page = build_report(tmp_path).read_text()
+    block = page.split("What this run used", 1)[1].split("</section>", 1)[0]
+    for text in ("torch 2.13.0+cpu", "3.11.2", COMMIT[:12], "sha256:aaaaaaaaaaaa", "sha256:bbbbbbbbbbbb",
+                 "2 different revisions", "GLUE_DIR=/data/glue", "sha256:cccccccccccc", "node-a, node-b",
+                 "lora-sweep s.yaml"):  # fmt: skip
+        assert text in block, text
+    # Results from before provenance was recorded: no block, no error.
+    (tmp_path / "versions.json").unlink()
+    (tmp_path / "runs.jsonl").unlink()
+    write_results(tmp_path, trials_frame([trial()]), formats=("csv",))
+    assert "What this run used" not in build_report(tmp_path).read_text()
