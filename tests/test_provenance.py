@@ -201,6 +201,7 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
         model,
         variants=[{"method": "lora", "r": 2, "learning_rate": 5e-3}],
         train={"epochs": 1, "batch_size": 16, "max_length": 32},
+        ray={"include_dashboard": False},  # port 8265 may be another run's on a shared machine
     )
     done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
