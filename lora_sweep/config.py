@@ -35,8 +35,6 @@ class TrialConfig:
     """Everything one trial needs. LoRA-only fields are ignored (and None) for other methods."""
 
     model: str = "minilm"
-    # Hub revision (branch, tag or commit) of the model, and of the hub dataset; None: the default branch.
-    revision: str | None = None
     task: str = "sst2"
     method: str = "lora"
     r: int | None = 8
@@ -60,7 +58,10 @@ class TrialConfig:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     glue_dir: str | None = None  # None: $GLUE_DIR, else the hub
-    data_revision: str | None = None  # hub dataset revision (nyu-mll/glue); unused with a local GLUE folder
+    # Hub revisions (branch, tag or commit) of the model and of the dataset (nyu-mll/glue); None: the default
+    # branch. A local folder or GLUE_DIR has none: its content hash is recorded instead (provenance.py).
+    revision: str | None = None
+    data_revision: str | None = None
     cache_dir: str | None = None  # tokenized-data cache shared by trials
     device: str = "auto"
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
