@@ -14,7 +14,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from analysis import figures
+from analysis import figures, run_info
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
@@ -65,12 +65,14 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
     done = int(results.trials["best_metric"].notna().sum())
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>LoRA sweep report: {html.escape(results.name)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>LoRA sweep report: {html.escape(results.name)}</title>",
+        f"<style>{_STYLE}{run_info.STYLE}</style></head><body>",
         f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
         f"<p class='meta'>{html.escape(str(results.directory))} &middot; {done} of {n} trials with a result"
         " &middot; scores are dev metrics in percent: per variant the best configuration's median over seeds"
         " (each seed at its best epoch), with that configuration's min-max; paper: Hu et al., ICLR 2022,"
         " Table 2</p>",
+        run_info.used_html(results.directory, results.trials),
         _notes_html(results.notes),
     ]
     parts += [f"<section>{_figure_html(name, fig, i == 0)}</section>" for i, (name, fig) in enumerate(figs)]

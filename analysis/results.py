@@ -16,7 +16,10 @@ from analysis.configs import NOT_FINISHED, with_config_ids
 # Statuses of trials that may still produce a (better) result.
 UNFINISHED = ("running", "pending")
 
-_TRIAL_STR = ("trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric")
+_TRIAL_STR = (
+    "trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric",
+    "host", "model_revision", "data_source", "data_fingerprint",
+)  # fmt: skip
 _TRIAL_NUM = (
     "r", "alpha", "dropout", "learning_rate", "epochs", "batch_size", "seed", "weight_decay",
     "warmup_ratio", "max_length", "max_train_samples", "best_metric", "best_epoch", "epochs_run",

@@ -58,6 +58,10 @@ class TrialConfig:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     glue_dir: str | None = None  # None: $GLUE_DIR, else the hub
+    # Hub revisions (branch, tag or commit) of the model and of the dataset (nyu-mll/glue); None: the default
+    # branch. A local folder or GLUE_DIR has none: its content hash is recorded instead (provenance.py).
+    revision: str | None = None
+    data_revision: str | None = None
     cache_dir: str | None = None  # tokenized-data cache shared by trials
     device: str = "auto"
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
@@ -96,6 +100,14 @@ class TrialConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "max_length"):
             value = getattr(self, key)
             _check(_is_int(value) and value >= 1, key, value, "an integer >= 1")
+        for key in ("revision", "data_revision"):
+            value = getattr(self, key)
+            _check(
+                value is None or (isinstance(value, str) and value.strip() == value and value != ""),
+                key,
+                value,
+                "a non-empty hub revision (branch, tag or commit; quote it in YAML) or null",
+            )
         _check(isinstance(self.group_by_length, bool), "group_by_length", self.group_by_length, "true or false")
         for key in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, key)

@@ -132,15 +132,30 @@ def _features(task: GlueTask) -> datasets.Features:
     return datasets.Features({**{c: datasets.Value("string") for c in task.text_columns}, "label": label})
 
 
-def load_glue(task: GlueTask, glue_dir: str | os.PathLike | None = None) -> datasets.DatasetDict:
-    """Splits "train" and "validation" of `task` from `glue_dir`, else $GLUE_DIR, else the HF hub."""
-    source = "glue_dir"
-    if glue_dir is None and os.environ.get(GLUE_DIR_ENV):
-        glue_dir, source = os.environ[GLUE_DIR_ENV], GLUE_DIR_ENV
-    if glue_dir is None:
-        return _load_hub(task)
+def local_glue_dir(glue_dir: str | os.PathLike | None = None) -> tuple[str, str] | None:
+    """(folder, the name it came from: "glue_dir" or "GLUE_DIR") for local GLUE data; None for the hub."""
+    if glue_dir is not None:
+        return str(glue_dir), "glue_dir"
+    if os.environ.get(GLUE_DIR_ENV):
+        return os.environ[GLUE_DIR_ENV], GLUE_DIR_ENV
+    return None
+
+
+def glue_files(task: GlueTask) -> tuple[tuple[str, str], ...]:
+    """(split, file name inside <folder>/<task.dir_name>) of each local file a trial reads."""
+    return (("train", "train.tsv"), ("validation", task.dev_file))
+
+
+def load_glue(
+    task: GlueTask, glue_dir: str | os.PathLike | None = None, revision: str | None = None
+) -> datasets.DatasetDict:
+    """Splits "train" and "validation" of `task` from `glue_dir`, else $GLUE_DIR, else the HF hub (at `revision`)."""
+    local = local_glue_dir(glue_dir)
+    if local is None:
+        return _load_hub(task, revision)
+    glue_dir, source = local
     splits = {}
-    for split, file_name in (("train", "train.tsv"), ("validation", task.dev_file)):
+    for split, file_name in glue_files(task):
         path = Path(glue_dir) / task.dir_name / file_name
         if not path.is_file():
             raise GlueDataError(f"{source}={glue_dir} has no {task.dir_name}/{file_name}")
@@ -150,10 +165,10 @@ def load_glue(task: GlueTask, glue_dir: str | os.PathLike | None = None) -> data
     return datasets.DatasetDict(splits)
 
 
-def _load_hub(task: GlueTask) -> datasets.DatasetDict:
+def _load_hub(task: GlueTask, revision: str | None = None) -> datasets.DatasetDict:
     import datasets
 
-    raw = datasets.load_dataset(HUB_DATASET, task.name)
+    raw = datasets.load_dataset(HUB_DATASET, task.name, revision=revision)
     keep = [*task.text_columns, "label"]
     # MNLI's dev set is "validation_matched" on the hub; the rest of the project always says "validation".
     return datasets.DatasetDict(

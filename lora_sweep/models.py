@@ -108,7 +108,7 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def load_config(name: str, num_labels: int = 2) -> PretrainedConfig:
+def load_config(name: str, num_labels: int = 2, revision: str | None = None) -> PretrainedConfig:
     """The model's config (no weights): enough for parameter counts in a dry run."""
     if name.startswith(RANDOM_PREFIX):
         arch = name.removeprefix(RANDOM_PREFIX)
@@ -116,7 +116,9 @@ def load_config(name: str, num_labels: int = 2) -> PretrainedConfig:
             raise ValueError(f"unknown random model '{arch}'; choose one of: {', '.join(RANDOM_CONFIGS)}")
         model_type, kwargs = RANDOM_CONFIGS[arch]
         return AutoConfig.for_model(model_type, num_labels=num_labels, **kwargs)
-    return AutoConfig.from_pretrained(resolve_model(name), num_labels=num_labels, trust_remote_code=False)
+    return AutoConfig.from_pretrained(
+        resolve_model(name), num_labels=num_labels, revision=revision, trust_remote_code=False
+    )
 
 
 def plan_config(name: str, num_labels: int = 2) -> PretrainedConfig:
@@ -138,21 +140,21 @@ def head_modules(model_type: str) -> tuple[str, ...]:
     return HEAD_MODULES.get(model_type, DEFAULT_HEAD)
 
 
-def load_model(name: str, num_labels: int, seed: int = 0) -> torch.nn.Module:
+def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None = None) -> torch.nn.Module:
     """A sequence-classification model: pretrained weights, or random ones for a "random:" name.
 
     The seed fixes the freshly initialised head so that trials differing only in method start alike.
     """
     torch.manual_seed(seed)
-    config = load_config(name, num_labels)
+    config = load_config(name, num_labels, revision)
     if name.startswith(RANDOM_PREFIX):
         return AutoModelForSequenceClassification.from_config(config)
     return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(name), config=config, trust_remote_code=False
+        resolve_model(name), config=config, revision=revision, trust_remote_code=False
     )
 
 
-def load_tokenizer(name: str):
+def load_tokenizer(name: str, revision: str | None = None):
     if name.startswith(RANDOM_PREFIX):
         raise ValueError(f"'{name}' has random weights and no tokenizer; it serves benchmarks only")
-    return AutoTokenizer.from_pretrained(resolve_model(name), trust_remote_code=False)
+    return AutoTokenizer.from_pretrained(resolve_model(name), revision=revision, trust_remote_code=False)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from lora_sweep.atomic import atomic_write
 from lora_sweep.config import TrialConfig
+from lora_sweep.provenance import PROVENANCE_KEYS
 from lora_sweep.tasks import get_task
 
 CONFIG_COLUMNS = (
@@ -39,6 +40,8 @@ CONFIG_COLUMNS = (
     "warmup_ratio",
     "max_length",
     "max_train_samples",
+    "revision",
+    "data_revision",
 )
 COUNT_COLUMNS = ("lora_params", "head_params", "trainable_params", "total_params")
 EPOCH_KEYS = (
@@ -54,6 +57,7 @@ EPOCH_KEYS = (
     "reason",
     "node",
     "adapter_bytes",
+    *PROVENANCE_KEYS,
 )
 
 
@@ -157,6 +161,8 @@ def trial_row(record: TrialRecord) -> dict:
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),
         "peak_memory_mb": max((r.get("peak_memory_mb") or 0.0 for r in record.rows), default=None),
         "node": last.get("node", ""),
+        # What the trial used (provenance.py): the same in every row of one trial run.
+        **{k: last.get(k, "") for k in PROVENANCE_KEYS},
     }
     # Every other searched setting (e.g. max_length) keeps its own column.
     extras = {k: v for k, v in record.config.items() if k not in row and k not in ("cpu", "gpu")}

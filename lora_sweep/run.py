@@ -123,13 +123,20 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         sweep.remove_results(spec)
+    from lora_sweep import provenance
+
+    # runs.jsonl in the results folder: a line for this invocation, however it ends.
+    return provenance.record_invocation(out, lambda: _run(sweep, spec, args), argv)
+
+
+def _run(sweep, spec: SweepSpec, args) -> int:
     try:
         outcome = sweep.run_sweep(spec, args.spec, resume=args.resume)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     trials = outcome.trials
-    print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json)")
+    print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json, runs.jsonl)")
     if outcome.interrupted:
         counts = trials["status"].value_counts().to_dict() if len(trials) else {}
         print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))

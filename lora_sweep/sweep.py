@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import threading
 import time
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import results, space
+from lora_sweep import provenance, results, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
@@ -31,7 +28,6 @@ from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import run_trial
 
 ASHA_STATE = "fair_asha.json"  # Fair ASHA's rungs, kept beside the tables so --resume continues the race
-PACKAGES = ("lora_sweep", "torch", "transformers", "datasets", "ray", "optuna", "pandas", "plotly", "peft")
 
 
 @dataclass(frozen=True)
@@ -122,6 +118,17 @@ def prepare_shared_data(configs: list[dict], log=print) -> dict:
     return prepared
 
 
+def data_sources(configs: list[dict], prepared: dict) -> dict:
+    """data_key -> data_source and data_fingerprint of the data prepared here, which the trials use as it is."""
+    sources = {}
+    for values in configs:
+        cfg, _ = space.trial_config(values)
+        key = data_key(cfg)
+        if key in prepared and key not in sources:
+            sources[key] = provenance.data_provenance(cfg.task, cfg.glue_dir, cfg.data_revision)
+    return sources
+
+
 def _resources(config: dict) -> dict:
     values = config.get("trial", config)
     return {"cpu": values.get("cpu", 1), "gpu": values.get("gpu", 0)}
@@ -194,7 +201,7 @@ class ResultsCallback(tune.Callback):
         return self.records[trial.trial_id]
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        shared = {k: result.get(k) for k in ("node",)}
+        shared = {k: result.get(k) for k in ("node", *provenance.PROVENANCE_KEYS) if k in result}
         self._record(trial).add_rows([{**row, **shared} for row in results.seed_rows(result, BY_SEED)])
         self.write()
 
@@ -247,18 +254,11 @@ def _error_text(trial) -> str:
 
 
 def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
-    """The spec as run, package versions and git revision, and sweep.json for the analysis."""
+    """The spec as run, package versions and git revision (provenance.py), and sweep.json for the analysis."""
     import yaml
 
     atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.raw, sort_keys=False))
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    versions["git_revision"] = _git_revision()
-    atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
+    atomic_write_text(out / provenance.VERSIONS_FILE, provenance.versions_json())
     atomic_write_text(out / "sweep.json", json.dumps(sweep_info(spec, spec_path), indent=2))
 
 
@@ -276,18 +276,6 @@ def sweep_info(spec: SweepSpec, spec_path: str) -> dict:
         "n_trials_planned": space.planned_trials(spec),
         "n_seeds": len(spec.seeds),
     }
-
-
-def _git_revision() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def check_resume_spec(spec: SweepSpec, out: Path) -> None:
@@ -367,7 +355,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         if dashboard:
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared), _resources)
+        sources = data_sources(configs, prepared)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared, sources=sources), _resources)
         callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [])
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:

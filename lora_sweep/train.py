@@ -66,15 +66,17 @@ def data_key(cfg: TrialConfig) -> tuple:
         cfg.max_eval_samples,
         cfg.data_seed,
         cfg.glue_dir,
+        cfg.revision,
+        cfg.data_revision,
     )
 
 
 def prepare_data(cfg: TrialConfig) -> TrialData:
     task = get_task(cfg.task)
-    splits = data.load_glue(task, cfg.glue_dir)
+    splits = data.load_glue(task, cfg.glue_dir, revision=cfg.data_revision)
     train = data.subsample(splits["train"], cfg.max_train_samples, cfg.data_seed)
     dev = data.subsample(splits["validation"], cfg.max_eval_samples, cfg.data_seed)
-    tokenizer = models.load_tokenizer(cfg.model)
+    tokenizer = models.load_tokenizer(cfg.model, revision=cfg.revision)
     tokenized = data.tokenize_splits(
         {"train": train, "validation": dev}, tokenizer, task, cfg.max_length, cfg.cache_dir
     )
@@ -89,7 +91,7 @@ def pick_device(requested: str) -> torch.device:
 
 def build_model(cfg: TrialConfig, num_labels: int) -> tuple[torch.nn.Module, tuple[str, ...]]:
     """Load the model and set what trains for cfg.method; return it with its head module names."""
-    model = models.load_model(cfg.model, num_labels, seed=cfg.seed)
+    model = models.load_model(cfg.model, num_labels, seed=cfg.seed, revision=cfg.revision)
     return model, configure_method(model, cfg)
 
 

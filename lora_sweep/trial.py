@@ -17,6 +17,7 @@ import ray
 import torch
 from ray import tune
 
+from lora_sweep import provenance
 from lora_sweep.seeds import train_seeds
 from lora_sweep.space import trial_config
 from lora_sweep.train import TrialData, data_key, prepare_data
@@ -81,26 +82,30 @@ def scratch_folder():
     return tempfile.TemporaryDirectory(prefix="lora_sweep_ckpt_")
 
 
-def run_trial(config: dict, prepared: dict | None = None, epochs_fn=None) -> None:
+def run_trial(config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None) -> None:
     """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.seeds).
 
-    `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store. `epochs_fn` replaces
+    `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store; `sources` maps the same keys
+    to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
     train.train_epochs (tests/standin.py measures the sweep machinery with a stand-in that does not train).
     """
     cfg, labels = trial_config(config)
     seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()
     states = SeedStates(seeds, last_epoch=cfg.epochs)
+    data: TrialData | None = (prepared or {}).get(data_key(cfg))
+    used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the models have loaded
 
     def report(row: dict) -> None:
-        states.report({**row, "study": labels.get("study", ""), "node": node})
+        if not used:
+            used.update(provenance.trial_provenance(cfg, (sources or {}).get(data_key(cfg)) if data else None))
+        states.report({**row, "study": labels.get("study", ""), "node": node, **used})
 
     hooks = {s: states.hook(s) for s in seeds}
     try:
         if epochs_fn is not None:
             train_seeds(cfg, seeds, report, None, hooks, epochs_fn=epochs_fn)
             return
-        data: TrialData | None = (prepared or {}).get(data_key(cfg))
         train_seeds(cfg, seeds, report, data or prepare_data(cfg), hooks)
     finally:
         release_memory()

@@ -13,6 +13,8 @@ from dataclasses import fields
 
 from lora_sweep.config import TrialConfig
 
+TEXT_KEYS = ("revision", "data_revision")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -44,7 +46,8 @@ def _parse_value(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    values = {k: _parse_value(v) for k, v in vars(args).items() if v is not None}
+    # A revision is text even when it looks like a number (a short commit such as 1234567).
+    values = {k: v if k in TEXT_KEYS else _parse_value(v) for k, v in vars(args).items() if v is not None}
     try:
         cfg = TrialConfig.from_dict(values)
         # Imported here so that --help and bad flags answer without loading torch.
@@ -54,7 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = train_and_evaluate(cfg, lambda row: print(json.dumps(row), flush=True), prepared=prepared)
+    from lora_sweep.provenance import trial_provenance
+
+    used: dict = {}  # host, model_revision, data_source, data_fingerprint: found once the model has loaded
+
+    def emit(row: dict) -> None:
+        if not used:
+            used.update(trial_provenance(cfg))
+        print(json.dumps({**row, **used}), flush=True)
+
+    result = train_and_evaluate(cfg, emit, prepared=prepared)
     print(
         json.dumps(
             {
