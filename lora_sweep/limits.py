@@ -62,7 +62,8 @@ def check_values(raw) -> None:
 
 def _check_int(value: int, where: str, key) -> None:
     if key in SEED_KEYS and where != "search.seeds":  # `seeds: N` is a count, checked with the trial count
-        if not 0 <= value <= SEED_MAX:
+        low = 0 if key in ("seed", "data_seed") else -INT64 - 1  # spec.py says more about negative search seeds
+        if not low <= value <= SEED_MAX:
             raise _limit_error(f"{where}: got {_show(value)}; a seed must be in [0, {SEED_MAX}] (numpy's range)")
     elif key in INT32_KEYS:
         if abs(value) > INT32:

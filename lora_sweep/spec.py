@@ -345,7 +345,10 @@ def parse_ray(raw: dict) -> dict:
         _fail("ray.dashboard_port", f"got {port}; must be a port number in [0, 65535]")
     address = ray_cfg.get("address")
     if address is not None and (not isinstance(address, str) or not limits.valid_address(address)):
-        _fail("ray.address", f"got {address!r}; must be auto, host:port or ray://host:port (port 1-65535), or null")
+        _fail(
+            "ray.address",
+            f"got {address!r}; must be a cluster address: auto, host:port or ray://host:port (port 1-65535), or null",
+        )
     host = ray_cfg.get("dashboard_host", "127.0.0.1")
     if not isinstance(host, str) or not host:
         _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
