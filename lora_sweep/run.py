@@ -1,5 +1,5 @@
 """The CLI: `python -m lora_sweep.run SPEC [--set KEY=VALUE ...] [--address ADDR] [--storage PATH] [--name NAME]
-[--resume] [--overwrite] [--dry-run]` (also the `lora-sweep` console script).
+[--resume] [--overwrite] [--dry-run] [--debug]` (also the `lora-sweep` console script).
 
 Exit codes: 0 every trial finished; 1 the sweep finished but some trials failed (their reasons are written);
 2 bad spec or usage, before anything is started or written.

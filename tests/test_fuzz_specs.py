@@ -64,7 +64,7 @@ def _big(raw, rng: random.Random) -> None:
         for key in ("learning_rate", "weight_decay", "warmup_ratio"):
             variant[key] = {"grid": [round(1e-4 * (i + 1), 8) for i in range(200)]}
     else:
-        search["seeds"] = list(range(20000))
+        search["seeds"] = list(range(12000))
 
 
 def mutate(raw: dict, rng: random.Random, kind: str) -> bytes:
