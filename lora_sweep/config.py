@@ -90,6 +90,16 @@ class TrialConfig:
             _check(_is_int(self.r) and self.r >= 1, "r", self.r, "an integer >= 1")
             _check(_is_num(self.alpha) and self.alpha > 0, "alpha", self.alpha, "a number > 0")
             _check(_is_num(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "a number in [0, 1)")
+            targets = self.target_modules
+            if isinstance(targets, str):
+                targets = targets.split(",")
+            _check(
+                targets is None
+                or (isinstance(targets, (list, tuple)) and targets and all(_is_name(t) for t in targets)),
+                "target_modules",
+                self.target_modules,
+                "null (the model's default) or a non-empty list of layer names, e.g. [query, value]",
+            )
         if self.learning_rate is not None:
             _check(
                 _is_num(self.learning_rate) and self.learning_rate > 0,
@@ -156,6 +166,10 @@ def _canonical_task(name) -> str:
 
 def _is_num(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_name(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _is_int(value) -> bool:

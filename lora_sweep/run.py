@@ -1,5 +1,5 @@
 """The CLI: `python -m lora_sweep.run SPEC [--set KEY=VALUE ...] [--address ADDR] [--storage PATH] [--name NAME]
-[--resume] [--overwrite] [--dry-run]` (also the `lora-sweep` console script).
+[--resume] [--overwrite] [--dry-run] [--debug]` (also the `lora-sweep` console script).
 
 Exit codes: 0 every trial finished; 1 the sweep finished but some trials failed (their reasons are written);
 2 bad spec or usage, before anything is started or written; 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM:
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of this name")
     p.add_argument("--overwrite", action="store_true", help="replace an existing results folder of this name")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     return p
 
 
@@ -87,26 +88,45 @@ def _print_best(trials) -> None:
         )
 
 
+def _checked_spec(args) -> SweepSpec:
+    """Load and validate the spec, then check models and storage (preflight): all before Ray starts."""
+    from lora_sweep import preflight
+
+    spec = load_spec(args.spec, tuple(_overrides(args)))
+    preflight.check(spec)
+    return spec
+
+
+def _dry_run(spec: SweepSpec) -> int:
+    from lora_sweep.plan import plan_lines
+
+    print("\n".join(plan_lines(spec)))
+    try:
+        check_local_resources(spec)
+    except SpecError as err:  # the plan may be meant for a cluster: say so, but a dry run still succeeds
+        print(f"warning: {err}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        spec = load_spec(args.spec, tuple(_overrides(args)))
-    except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.dry_run:
-        from lora_sweep.plan import plan_lines
-
-        print("\n".join(plan_lines(spec)))
-        try:
-            check_local_resources(spec)
-        except SpecError as err:  # the plan may be meant for a cluster: say so, but a dry run still succeeds
-            print(f"warning: {err}", file=sys.stderr)
-        return 0
-    try:
+        spec = _checked_spec(args)
+        if args.dry_run:
+            return _dry_run(spec)
         check_local_resources(spec)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - no input may end in a traceback; --debug shows it
+        if args.debug:
+            raise
+        what = (str(err).strip().splitlines() or [""])[0][:200]
+        print(
+            f"error: unexpected {type(err).__name__} while checking {args.spec}: {what}; look at the spec's keys "
+            "(README, 'The spec'), or rerun with --debug for the traceback",
+            file=sys.stderr,
+        )
         return 2
     from lora_sweep import sweep  # imports Ray: only past validation
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from lora_sweep import limits
 from lora_sweep.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
 from lora_sweep.tasks import TASKS, get_task
 
@@ -29,7 +30,7 @@ TOP_KEYS = (
     "storage",
     "max_failures",
 )
-SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed")
+SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
 RESOURCE_KEYS = ("cpu", "gpu")
 RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard")
@@ -285,7 +286,7 @@ def parse_search(raw: dict) -> dict:
         _fail("search.max_concurrent", f"got {concurrent}; must be >= 1 or null")
     seeds = search.get("seeds", 1)
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
-        seeds = list(range(seeds))
+        seeds = list(range(limits.seed_count(seeds, search)))
     if (
         not isinstance(seeds, list)
         or not seeds
@@ -343,8 +344,11 @@ def parse_ray(raw: dict) -> dict:
     if not 0 <= port <= 65535:
         _fail("ray.dashboard_port", f"got {port}; must be a port number in [0, 65535]")
     address = ray_cfg.get("address")
-    if address is not None and (not isinstance(address, str) or not address):
-        _fail("ray.address", f"got {address!r}; must be a cluster address such as auto or ray://host:10001, or null")
+    if address is not None and (not isinstance(address, str) or not limits.valid_address(address)):
+        _fail(
+            "ray.address",
+            f"got {address!r}; must be a cluster address: auto, host:port or ray://host:port (port 1-65535), or null",
+        )
     host = ray_cfg.get("dashboard_host", "127.0.0.1")
     if not isinstance(host, str) or not host:
         _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
@@ -368,6 +372,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     if not isinstance(raw, dict):
         _fail("spec", f"must be a YAML mapping, got {type(raw).__name__}")
     _check_keys(raw, TOP_KEYS, "")
+    limits.check_values(raw)  # nesting, integer widths: before anything walks the spec recursively
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         _fail("name", f"got {name!r}; must be a non-empty folder name without '/'")
@@ -375,10 +380,14 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
         _fail("storage", f"got {storage!r}; must be a path or URI")
+    search = parse_search(raw)
+    limits.check_trial_count(
+        experiments, _section(raw, "search"), search["algorithm"], search["num_samples"], len(search["seeds"])
+    )
     return SweepSpec(
         name=name,
         experiments=experiments,
-        **parse_search(raw),
+        **search,
         scheduler=parse_scheduler(raw, experiments),
         storage=storage,
         **parse_ray(raw),
@@ -394,7 +403,9 @@ def apply_override(raw: dict, assignment: str) -> None:
     try:
         value = parse_yaml(text)
     except yaml.YAMLError as err:
-        raise SpecError(f"--set {path}: value is not valid YAML ({err.problem})") from None
+        raise SpecError(f"--set {path}: value is not valid YAML ({getattr(err, 'problem', err)})") from None
+    except (RecursionError, ValueError) as err:
+        raise SpecError(f"--set {path}: value cannot be read ({_unreadable(err)})") from None
     keys = path.split(".")
     node = raw
     for i, key in enumerate(keys):
@@ -429,9 +440,18 @@ def load_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"spec {path}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
+        problem = getattr(err, "problem", None) or (str(err).splitlines() or [""])[0]  # a ReaderError has none
+        raise SpecError(f"spec {path}: malformed YAML{where}: {problem}") from None
     except UnicodeDecodeError as err:
         raise SpecError(f"spec {path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except (RecursionError, ValueError) as err:  # deep nesting recurses in PyYAML; int() refuses 4,300+ digits
+        raise SpecError(f"spec {path}: cannot be read ({_unreadable(err)})") from None
+
+
+def _unreadable(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return f"nested too deeply; at most {limits.MAX_DEPTH} levels"
+    return str(err).splitlines()[0][:120]
 
 
 def load_spec(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepSpec:

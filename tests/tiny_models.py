@@ -24,3 +24,10 @@ def tiny_batch(seed: int = 1, batch: int = 3, length: int = 10) -> dict[str, tor
     mask = torch.ones_like(ids)
     mask[0, -3:] = 0  # one padded row, so masking is exercised
     return {"input_ids": ids, "attention_mask": mask}
+
+
+def save_tiny_config(arch: str, directory, **overrides) -> str:
+    """A local model folder holding only config.json (enough for a dry run's checks): no weights, no tokenizer."""
+    config = AutoConfig.for_model(arch, num_labels=2, **{**CONFIGS[arch], **overrides})
+    config.save_pretrained(directory)
+    return str(directory)
