@@ -6,11 +6,13 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.sweep_support import run_cli, start_cli, tiny_world, write_spec
+from tests.tiny_models import save_tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +114,8 @@ def test_optuna_sweep_runs_each_arm(world, tmp_path):
 
 def test_failing_trial_is_retried_then_recorded_and_others_finish(world, tmp_path):
     model, glue = world
-    missing = tmp_path / "no-such-model"
+    # A folder with only config.json passes the checks before start, then every attempt to load it fails.
+    missing = Path(save_tiny_config("bert", tmp_path / "no-such-model"))
     spec = write_spec(
         tmp_path / "s.yaml",
         model,
