@@ -48,13 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = TrialConfig.from_dict(values)
         # Imported here so that --help and bad flags answer without loading torch.
+        from lora_sweep.lora import AdapterError
         from lora_sweep.train import prepare_data, train_and_evaluate
 
         prepared = prepare_data(cfg)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = train_and_evaluate(cfg, lambda row: print(json.dumps(row), flush=True), prepared=prepared)
+    try:
+        result = train_and_evaluate(cfg, lambda row: print(json.dumps(row), flush=True), prepared=prepared)
+    except AdapterError as err:  # an --init-adapter that does not fit: found once the model is built
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(
         json.dumps(
             {
