@@ -182,6 +182,19 @@ def test_lr_linear_warmup_then_linear_decay_to_zero(make_cfg, monkeypatch):
     assert reported[-1] == 0.0
 
 
+@pytest.mark.parametrize(("ratio", "total"), [(0.06, 35), (0.1, 7), (0.2, 15), (0.0, 10)])
+def test_warmup_steps_round_up_as_transformers_does(ratio, total, tmp_path):
+    from transformers import TrainingArguments
+
+    # transformers 5 takes a warmup_steps below 1 as a ratio of the total steps (get_warmup_steps).
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=ratio, report_to=[])
+    assert train.warmup_steps(ratio, total) == args.get_warmup_steps(total)
+
+
+def test_warmup_steps_figures():
+    assert train.warmup_steps(0.06, 35) == 3 and train.warmup_steps(0.1, 7) == 1  # int() gave 2 and 0
+
+
 # --- what each method trains --------------------------------------------------------------------------------
 
 
