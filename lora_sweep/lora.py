@@ -291,13 +291,17 @@ def load_adapter(
                 f"this trial {ours[key]!r}; train with the adapter's setting or start cold"
             )
     if target_modules is not None:
-        theirs, wanted = sorted(saved_config.get("target_modules") or []), sorted(target_modules)
+        theirs = saved_config.get("target_modules") or []
+        theirs, wanted = sorted([theirs] if isinstance(theirs, str) else theirs), sorted(target_modules)
         if theirs != wanted:
             raise AdapterError(
                 f"init_adapter: the adapter in {directory} adapts {','.join(theirs)}, this trial "
                 f"{','.join(wanted)}; set target_modules to the adapter's"
             )
-    saved = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(path)).items()}
+    try:
+        saved = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(path)).items()}
+    except Exception as err:  # safetensors raises its own error type for a damaged file
+        raise AdapterError(f"init_adapter: unreadable {path}: {str(err).splitlines()[0]}") from None
     params = dict(model.named_parameters())
     heads = present_heads(model, head_modules)
     absent = sorted(n for n in params if is_lora_param(n) and n not in saved)

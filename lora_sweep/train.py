@@ -100,15 +100,25 @@ def warm_start(model: torch.nn.Module, cfg: TrialConfig, heads: tuple[str, ...])
     if not cfg.init_adapter:
         return ""
     targets = cfg.target_modules or models.default_targets(model.config.model_type)
-    _, skipped = lora.load_adapter(model, cfg.init_adapter, targets, heads)
-    if not skipped:
+    loaded, skipped = lora.load_adapter(model, cfg.init_adapter, targets, heads)
+    # Head tensors not taken from the adapter: another shape (MNLI's 3 labels), or absent from it.
+    fresh = [n for n, _ in model.named_parameters() if lora.in_head(n, heads) and n not in set(loaded)]
+    if not fresh:
         return f"{cfg.init_adapter} (LoRA and head)"
+    absent = [n for n in fresh if n not in skipped]
     print(
-        f"warm start from {cfg.init_adapter}: LoRA loaded; head tensors of another shape (another label count) "
-        f"start fresh: {', '.join(skipped)}",
+        f"warm start from {cfg.init_adapter}: LoRA loaded; head tensors not loaded (start as the model has them): "
+        + "; ".join(
+            part
+            for part in (
+                f"another shape (another label count): {', '.join(skipped)}" if skipped else "",
+                f"not in the adapter: {', '.join(absent)}" if absent else "",
+            )
+            if part
+        ),
         file=sys.stderr,
     )
-    return f"{cfg.init_adapter} (LoRA; head skipped: {', '.join(skipped)})"
+    return f"{cfg.init_adapter} (LoRA; head skipped: {', '.join(fresh)})"
 
 
 def configure_method(model: torch.nn.Module, cfg: TrialConfig) -> tuple[str, ...]:

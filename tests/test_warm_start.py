@@ -12,12 +12,12 @@ from lora_sweep.config import TrialConfig
 from tests.test_trial_cli import _small, cli
 
 TARGETS = ("query", "value")
+BERT_HEAD = models.head_modules("bert")
 
 
-def _adapter(model_dir: Path, out: Path, num_labels: int = 2, r: int = 4) -> Path:
+def _adapter(model_dir: Path, out: Path, num_labels: int = 2, r: int = 4, heads=BERT_HEAD) -> Path:
     model = models.load_model(str(model_dir), num_labels, seed=3)
-    heads = models.head_modules("bert")
-    lora.inject_lora(model, r, 8.0, 0.0, TARGETS, heads)
+    lora.inject_lora(model, r, 8.0, 0.0, TARGETS, BERT_HEAD)
     return lora.save_adapter(model, out, TARGETS, heads)
 
 
@@ -60,6 +60,16 @@ def test_mnli_head_into_two_labels_is_skipped_with_one_line(tiny_model_dir, tiny
     assert note.startswith(str(adapter)) and "classifier.weight" in note and "classifier.bias" in note
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warm start from")]
     assert len(said) == 1 and "classifier.weight" in said[0]
+
+
+def test_adapter_without_the_pooler_is_said(tiny_model_dir, tiny_glue_dir, tmp_path, capfd):
+    """An adapter saved with `classifier` alone (as before the pooler joined BERT's head): the note says so."""
+    adapter = _adapter(tiny_model_dir, tmp_path / "classifier-only", heads=("classifier",))
+    rows: list[dict] = []
+    train.train_and_evaluate(_cfg(tiny_model_dir, tiny_glue_dir, init_adapter=str(adapter)), rows.append)
+    assert rows[0]["warm_start"] == f"{adapter} (LoRA; head skipped: bert.pooler.dense.weight, bert.pooler.dense.bias)"
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warm start from")]
+    assert len(said) == 1 and "not in the adapter: bert.pooler.dense.weight" in said[0]
 
 
 @pytest.mark.parametrize(
