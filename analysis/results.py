@@ -14,7 +14,9 @@ import pandas as pd
 # Statuses of trials that may still produce a (better) result.
 UNFINISHED = ("running", "pending")
 
-_TRIAL_STR = ("trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric")
+_TRIAL_STR = (
+    "trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric", "warm_start",
+)  # fmt: skip
 _TRIAL_NUM = (
     "r", "alpha", "dropout", "learning_rate", "epochs", "batch_size", "seed", "weight_decay",
     "warmup_ratio", "max_length", "max_train_samples", "best_metric", "best_epoch", "epochs_run",
