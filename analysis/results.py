@@ -17,7 +17,7 @@ from analysis.configs import NOT_FINISHED, with_config_ids
 UNFINISHED = ("running", "pending")
 
 _TRIAL_STR = (
-    "trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric",
+    "trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric", "warm_start",
     "host", "model_revision", "data_source", "data_fingerprint",
 )  # fmt: skip
 _TRIAL_NUM = (

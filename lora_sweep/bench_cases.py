@@ -191,7 +191,7 @@ def add_peft_lora(model: torch.nn.Module, name: str, s: Settings) -> torch.nn.Mo
     import peft
 
     mtype = model_type(name)
-    heads = [h for h in models.head_modules(mtype) if hasattr(model, h)]
+    heads = lora.present_heads(model, models.head_modules(mtype))  # the whole head, as our LoRA trains it
     config = peft.LoraConfig(
         task_type="SEQ_CLS",
         r=s.r,

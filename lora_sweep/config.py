@@ -90,15 +90,11 @@ class TrialConfig:
             _check(_is_int(self.r) and self.r >= 1, "r", self.r, "an integer >= 1")
             _check(_is_num(self.alpha) and self.alpha > 0, "alpha", self.alpha, "a number > 0")
             _check(_is_num(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "a number in [0, 1)")
-            targets = self.target_modules
-            if isinstance(targets, str):
-                targets = targets.split(",")
             _check(
-                targets is None
-                or (isinstance(targets, (list, tuple)) and targets and all(_is_name(t) for t in targets)),
+                self.target_modules is None or _is_target_list(self.target_modules),
                 "target_modules",
                 self.target_modules,
-                "null (the model's default) or a non-empty list of layer names, e.g. [query, value]",
+                "null (the architecture's default) or module-name suffixes, e.g. query,value (none empty)",
             )
         if self.learning_rate is not None:
             _check(
@@ -168,8 +164,9 @@ def _is_num(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_name(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
+def _is_target_list(value) -> bool:
+    names = value.split(",") if isinstance(value, str) else value
+    return isinstance(names, (list, tuple)) and len(names) > 0 and all(isinstance(n, str) and n.strip() for n in names)
 
 
 def _is_int(value) -> bool:

@@ -101,14 +101,15 @@ def inject_lora(
 ) -> list[str]:
     """Wrap every nn.Linear whose qualified name ends with a target; freeze all but LoRA and the head.
 
-    Returns the wrapped names. Raises ValueError when nothing matches, listing available linear layers.
+    A head module is never wrapped (BERT's `classifier` is itself an nn.Linear and would match a target
+    "classifier"): the head trains in full. Returns the wrapped names. Raises ValueError when nothing matches,
+    listing available linear layers.
     """
     validate_lora_args(r, alpha, dropout)
     targets = [target_modules] if isinstance(target_modules, str) else list(target_modules)
     if not targets:
         raise ValueError("target_modules is empty; name at least one linear layer, e.g. query,value")
-    head_prefixes = tuple(h + "." for h in head_modules)
-    linears = [n for n in linear_layer_names(model) if not n.startswith(head_prefixes)]
+    linears = [n for n in linear_layer_names(model) if not in_head(n, head_modules)]
     names = [n for n in linears if _matches(n, targets)]
     if not names:
         suffixes = sorted({n.rsplit(".", 1)[-1] for n in linears})
@@ -125,14 +126,25 @@ def inject_lora(
     return names
 
 
+def in_head(name: str, head_modules: Sequence[str]) -> bool:
+    """Whether a qualified module or parameter name is a head module or lies inside one."""
+    return any(name == h or name.startswith(h + ".") for h in head_modules)
+
+
+def present_heads(model: nn.Module, head_modules: Sequence[str]) -> list[str]:
+    """The head modules (qualified names, e.g. "bert.pooler") this model has, in the order given."""
+    names = {name for name, _ in model.named_modules()}
+    return [h for h in head_modules if h in names]
+
+
 def set_head_trainable(model: nn.Module, head_modules: Sequence[str]) -> list[str]:
-    """Make the top-level head modules trainable; return the names found (error if none)."""
-    found = [name for name, child in model.named_children() if name in head_modules]
+    """Make the head modules trainable; return the names found (error if none)."""
+    found = present_heads(model, head_modules)
     if not found:
         children = ", ".join(n for n, _ in model.named_children())
         raise ValueError(f"no classifier head among {list(head_modules)}; the model's top modules: {children}")
     for name in found:
-        for p in getattr(model, name).parameters():
+        for p in model.get_submodule(name).parameters():
             p.requires_grad_(True)
     return found
 
@@ -171,11 +183,17 @@ class ParamCounts:
 
 
 def count_parameters(model: nn.Module, head_modules: Sequence[str] = ("classifier", "score")) -> ParamCounts:
-    lora = sum(p.numel() for n, p in model.named_parameters() if ".lora_A." in n or ".lora_B." in n)
-    head = sum(p.numel() for name in head_modules if hasattr(model, name) for p in getattr(model, name).parameters())
+    """LoRA outside the head (LoRA never wraps a head module) and the whole head, however the method trains."""
+    heads = present_heads(model, head_modules)
+    lora = sum(p.numel() for n, p in model.named_parameters() if is_lora_param(n) and not in_head(n, heads))
+    head = sum(p.numel() for n, p in model.named_parameters() if in_head(n, heads))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return ParamCounts(lora=lora, head=head, trainable=trainable, total=total)
+
+
+def is_lora_param(name: str) -> bool:
+    return ".lora_A." in name or ".lora_B." in name
 
 
 def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -215,10 +233,10 @@ def save_adapter(
     was_merged = [layer.merged for _, layer in lora_layers(model)]
     if any(was_merged):
         raise ValueError("unmerge_lora(model) before saving: merged weights would be saved twice")
-    heads = [h for h in head_modules if hasattr(model, h)]
+    heads = present_heads(model, head_modules)
     tensors = {}
     for name, p in model.named_parameters():
-        if ".lora_A." in name or ".lora_B." in name or name.split(".", 1)[0] in heads:
+        if is_lora_param(name) or in_head(name, heads):
             tensors[PEFT_PREFIX + name] = p.detach().cpu().contiguous()
     config = {
         "peft_type": "LORA",
@@ -239,28 +257,73 @@ def save_adapter(
     return directory
 
 
-def load_adapter(model: nn.Module, directory: str | os.PathLike, strict_head: bool = False) -> list[str]:
-    """Warm-start LoRA (and, shape permitting, head) weights from a PEFT-format adapter; return loaded names.
+class AdapterError(ValueError):
+    """A warm-start adapter that does not fit the trial: one line naming the mismatch."""
 
-    The paper starts MRPC, RTE and STS-B from its MNLI adapter (Sec. 5.2): the head of MNLI has 3 labels, so a
-    head whose shape differs is skipped unless strict_head is set.
+
+def load_adapter(
+    model: nn.Module,
+    directory: str | os.PathLike,
+    target_modules: Sequence[str] | None = None,
+    head_modules: Sequence[str] = ("classifier", "score"),
+) -> tuple[list[str], list[str]]:
+    """Warm-start LoRA and head weights from a PEFT-format adapter; return (loaded names, skipped head names).
+
+    Strict: the adapter's r, lora_alpha and target_modules must equal the trial's, every LoRA tensor of the model
+    must be in it, and every tensor in it must have a place in the model. The one exception is the paper's
+    (Sec. 5.2): MRPC, RTE and STS-B start from the MNLI adapter, whose head has 3 labels, so head tensors of
+    another shape are skipped (and returned, for the caller to say so). Raises AdapterError.
     """
-    path = Path(directory) / ADAPTER_WEIGHTS
-    if not path.is_file():
-        raise ValueError(f"no {ADAPTER_WEIGHTS} in {directory}")
-    saved = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(path)).items()}
+    directory = Path(directory)
+    path, config_path = directory / ADAPTER_WEIGHTS, directory / ADAPTER_CONFIG
+    for required in (config_path, path):
+        if not required.is_file():
+            raise AdapterError(f"init_adapter: no {required.name} in {directory}")
+    try:
+        saved_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise AdapterError(f"init_adapter: unreadable {config_path}: {err}") from None
+    ours = _lora_config(model)
+    for key, label in (("r", "rank r"), ("lora_alpha", "alpha")):
+        if saved_config.get(key) != ours[key]:
+            raise AdapterError(
+                f"init_adapter: the adapter in {directory} has {label} {saved_config.get(key)!r}, "
+                f"this trial {ours[key]!r}; train with the adapter's setting or start cold"
+            )
+    if target_modules is not None:
+        theirs = saved_config.get("target_modules") or []
+        theirs, wanted = sorted([theirs] if isinstance(theirs, str) else theirs), sorted(target_modules)
+        if theirs != wanted:
+            raise AdapterError(
+                f"init_adapter: the adapter in {directory} adapts {','.join(theirs)}, this trial "
+                f"{','.join(wanted)}; set target_modules to the adapter's"
+            )
+    try:
+        saved = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(path)).items()}
+    except Exception as err:  # safetensors raises its own error type for a damaged file
+        raise AdapterError(f"init_adapter: unreadable {path}: {str(err).splitlines()[0]}") from None
     params = dict(model.named_parameters())
-    missing = sorted(k for k in saved if (".lora_A." in k or ".lora_B." in k) and k not in params)
-    if missing:
-        raise ValueError(f"adapter in {directory} has LoRA weights for layers this model lacks: {missing[0]}")
-    loaded = []
+    heads = present_heads(model, head_modules)
+    absent = sorted(n for n in params if is_lora_param(n) and n not in saved)
+    if absent:
+        raise AdapterError(
+            f"init_adapter: the adapter in {directory} lacks LoRA tensor {absent[0]} ({len(absent)} missing)"
+        )
+    homeless = sorted(n for n in saved if n not in params)
+    if homeless:
+        raise AdapterError(f"init_adapter: adapter tensor {homeless[0]} in {directory} has no place in this model")
+    loaded, skipped = [], []
     with torch.no_grad():
         for name, value in saved.items():
-            target = params.get(name)
-            if target is None or target.shape != value.shape:
-                if strict_head:
-                    raise ValueError(f"adapter tensor {name} {tuple(value.shape)} does not fit this model")
+            target = params[name]
+            if target.shape != value.shape:
+                if not in_head(name, heads):
+                    raise AdapterError(
+                        f"init_adapter: adapter tensor {name} is {tuple(value.shape)}, the model's "
+                        f"{tuple(target.shape)}"
+                    )
+                skipped.append(name)
                 continue
             target.copy_(value)
             loaded.append(name)
-    return loaded
+    return loaded, skipped

@@ -36,9 +36,21 @@ DEFAULT_TARGETS = {
     "distilbert": ("q_lin", "v_lin"),
 }
 
-# Trained in every method. DeBERTa's ContextPooler is not in its pretrained checkpoints (it is initialised
-# fresh, like the classifier), so freezing it would leave random weights in the head.
-HEAD_MODULES = {"deberta-v2": ("pooler", "classifier"), "deberta": ("pooler", "classifier")}
+# The task head: qualified module names trained under every method (LoRA, head-only, BitFit, full), so that
+# methods differ only in what they do to the encoder. It is every module between the encoder's token states and
+# the logits: RoBERTa's `classifier` holds dense + tanh + output itself; BERT puts its dense + tanh in
+# `bert.pooler` (pretrained for next-sentence prediction, not for the task); DistilBERT's `pre_classifier` and
+# DeBERTa's ContextPooler `pooler` are not in pretrained checkpoints and start at random weights. Freezing any
+# of these would leave a method training through an untrained or off-task layer (PEFT's default does).
+HEAD_MODULES = {
+    "roberta": ("classifier",),
+    "xlm-roberta": ("classifier",),
+    "electra": ("classifier",),
+    "bert": ("bert.pooler", "classifier"),
+    "distilbert": ("pre_classifier", "classifier"),
+    "deberta-v2": ("pooler", "classifier"),
+    "deberta": ("pooler", "classifier"),
+}
 DEFAULT_HEAD = ("classifier", "score")
 
 # Architectures at published sizes with random weights, for benchmarks and GPU checks with no download:
@@ -143,14 +155,16 @@ def head_modules(model_type: str) -> tuple[str, ...]:
 def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None = None) -> torch.nn.Module:
     """A sequence-classification model: pretrained weights, or random ones for a "random:" name.
 
-    The seed fixes the freshly initialised head so that trials differing only in method start alike.
+    The seed fixes the freshly initialised head so that trials differing only in method start alike. Weights are
+    float32 whatever dtype the checkpoint was stored in (transformers 5 would keep a float16 checkpoint float16,
+    and training float16 weights without loss scaling gives NaN losses); compute may still autocast to bf16.
     """
     torch.manual_seed(seed)
     config = load_config(name, num_labels, revision)
     if name.startswith(RANDOM_PREFIX):
         return AutoModelForSequenceClassification.from_config(config)
     return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(name), config=config, revision=revision, trust_remote_code=False
+        resolve_model(name), config=config, revision=revision, dtype=torch.float32, trust_remote_code=False
     )
 
 

@@ -29,7 +29,7 @@ def parameter_counts(values: dict, configs: dict) -> lora.ParamCounts | str:
         return configs[key]
     with torch.device("meta"):
         model = AutoModelForSequenceClassification.from_config(configs[key])
-    heads = configure_method(model, cfg, load_weights=False)
+    heads = configure_method(model, cfg)
     return lora.count_parameters(model, heads)
 
 

@@ -58,6 +58,7 @@ EPOCH_KEYS = (
     "node",
     "adapter_bytes",
     *PROVENANCE_KEYS,
+    "warm_start",
 )
 
 
@@ -157,6 +158,7 @@ def trial_row(record: TrialRecord) -> dict:
         "epochs_run": epochs_run(record),
         **{k: last.get(k) for k in COUNT_COLUMNS},
         "adapter_bytes": last.get("adapter_bytes"),
+        "warm_start": next((r["warm_start"] for r in record.rows if r.get("warm_start")), ""),
         "train_time_s": sum(r.get("epoch_time_s", 0.0) or 0.0 for r in record.rows),
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),
         "peak_memory_mb": max((r.get("peak_memory_mb") or 0.0 for r in record.rows), default=None),

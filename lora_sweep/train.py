@@ -89,20 +89,46 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def build_model(cfg: TrialConfig, num_labels: int) -> tuple[torch.nn.Module, tuple[str, ...]]:
-    """Load the model and set what trains for cfg.method; return it with its head module names."""
+def build_model(cfg: TrialConfig, num_labels: int) -> tuple[torch.nn.Module, tuple[str, ...], str]:
+    """Load the model, set what trains for cfg.method and warm-start it from cfg.init_adapter; return it with
+    its head module names and what it started from (warm_start_note)."""
     model = models.load_model(cfg.model, num_labels, seed=cfg.seed, revision=cfg.revision)
-    return model, configure_method(model, cfg)
+    heads = configure_method(model, cfg)
+    return model, heads, warm_start(model, cfg, heads)
 
 
-def configure_method(model: torch.nn.Module, cfg: TrialConfig, load_weights: bool = True) -> tuple[str, ...]:
+def warm_start(model: torch.nn.Module, cfg: TrialConfig, heads: tuple[str, ...]) -> str:
+    """Load cfg.init_adapter strictly (lora.load_adapter); return the note a trial's rows carry ("" when cold)."""
+    if not cfg.init_adapter:
+        return ""
+    targets = cfg.target_modules or models.default_targets(model.config.model_type)
+    loaded, skipped = lora.load_adapter(model, cfg.init_adapter, targets, heads)
+    # Head tensors not taken from the adapter: another shape (MNLI's 3 labels), or absent from it.
+    fresh = [n for n, _ in model.named_parameters() if lora.in_head(n, heads) and n not in set(loaded)]
+    if not fresh:
+        return f"{cfg.init_adapter} (LoRA and head)"
+    absent = [n for n in fresh if n not in skipped]
+    print(
+        f"warm start from {cfg.init_adapter}: LoRA loaded; head tensors not loaded (start as the model has them): "
+        + "; ".join(
+            part
+            for part in (
+                f"another shape (another label count): {', '.join(skipped)}" if skipped else "",
+                f"not in the adapter: {', '.join(absent)}" if absent else "",
+            )
+            if part
+        ),
+        file=sys.stderr,
+    )
+    return f"{cfg.init_adapter} (LoRA; head skipped: {', '.join(fresh)})"
+
+
+def configure_method(model: torch.nn.Module, cfg: TrialConfig) -> tuple[str, ...]:
     """Inject LoRA or freeze what cfg.method does not train; return the head module names (trained always)."""
     heads = models.head_modules(model.config.model_type)
     if cfg.method == "lora":
         targets = cfg.target_modules or models.default_targets(model.config.model_type)
         lora.inject_lora(model, cfg.r, cfg.alpha, cfg.dropout, targets, head_modules=heads)
-        if cfg.init_adapter and load_weights:
-            lora.load_adapter(model, cfg.init_adapter)
     elif cfg.method in ("head", "bitfit"):
         for name, p in model.named_parameters():
             # BitFit (Ben Zaken et al. 2022) trains the bias terms only, plus the head.
@@ -132,6 +158,11 @@ def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup: int, total: in
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def warmup_steps(ratio: float, total: int) -> int:
+    """Warmup steps as transformers' TrainingArguments.get_warmup_steps takes them: rounded up (3 of 35 at 0.06)."""
+    return math.ceil(ratio * total)
 
 
 def epoch_seed(cfg: TrialConfig, epoch: int) -> int:
@@ -254,15 +285,16 @@ def train_epochs(
         return TrialResult("completed", saved["epoch"], saved["best"], saved["best_epoch"])
     trial_data = prepared or prepare_data(cfg)
     task = trial_data.task
-    model, heads = build_model(cfg, task.num_labels)
+    model, heads, warm_start_note = build_model(cfg, task.num_labels)
     counts = lora.count_parameters(model, heads).as_dict()
+    counts["warm_start"] = warm_start_note
     # Size of what a trial must store (LoRA + head, or every weight): the tensors' bytes, as saved in fp32.
     counts["adapter_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     model.to(device)
     optimizer = make_optimizer(model, cfg, device)
     steps_per_epoch = math.ceil(len(trial_data.train.labels) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
-    scheduler = linear_warmup_decay(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    scheduler = linear_warmup_decay(optimizer, warmup_steps(cfg.warmup_ratio, total_steps), total_steps)
     metric_key = f"eval_{task.primary_metric}"
     start_epoch, best, best_epoch = 1, None, None
     if saved:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = TrialConfig.from_dict(values)
         # Imported here so that --help and bad flags answer without loading torch.
+        from lora_sweep.lora import AdapterError
         from lora_sweep.train import prepare_data, train_and_evaluate
 
         prepared = prepare_data(cfg)
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             used.update(trial_provenance(cfg))
         print(json.dumps({**row, **used}), flush=True)
 
-    result = train_and_evaluate(cfg, emit, prepared=prepared)
+    try:
+        result = train_and_evaluate(cfg, emit, prepared=prepared)
+    except AdapterError as err:  # an --init-adapter that does not fit: found once the model is built
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(
         json.dumps(
             {

@@ -31,6 +31,11 @@ BAD_VALUES = [
     ({"device": "tpu"}, "device"),
     ({"group_by_length": "yes"}, "group_by_length"),
     ({"group_by_length": 1}, "group_by_length"),
+    ({"target_modules": []}, "target_modules"),  # not silently the architecture's default
+    ({"target_modules": 5}, "target_modules"),
+    ({"target_modules": ""}, "target_modules"),
+    ({"target_modules": ["query", ""]}, "target_modules"),
+    ({"target_modules": "query,"}, "target_modules"),
     ({"method": "xyz"}, "method"),
     ({"task": "foo"}, "task"),
     ({"task": "sst3"}, "task"),

@@ -62,8 +62,8 @@ def test_only_lora_and_head_require_grad(arch):
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, "something must train"
     for name in trainable:
-        assert ".lora_A." in name or ".lora_B." in name or name.split(".")[0] in heads, name
-    present = [h for h in heads if hasattr(model, h)]
+        assert ".lora_A." in name or ".lora_B." in name or lora.in_head(name, heads), name
+    present = lora.present_heads(model, heads)
     assert present and all(any(name.startswith(h + ".") for name in trainable) for h in present)
     assert sum(1 for n in trainable if ".lora_" in n) == 2 * 4
 
@@ -76,7 +76,7 @@ def test_lora_count_matches_formula(arch, r):
     d = CONFIGS[arch]["hidden_size"]
     counts = lora.count_parameters(model, models.head_modules(arch))
     assert counts.lora == 2 * r * d * len(names)
-    heads = [getattr(model, h) for h in models.head_modules(arch) if hasattr(model, h)]
+    heads = [model.get_submodule(h) for h in lora.present_heads(model, models.head_modules(arch))]
     head = sum(p.numel() for module in heads for p in module.parameters())
     assert counts.head == head
     assert counts.trainable == counts.lora + counts.head
@@ -141,18 +141,25 @@ def test_init_a_kaiming_uniform_b_zero_and_scaling():
     assert isinstance(layer.lora_dropout, torch.nn.Dropout) and layer.lora_dropout.p == 0.1
 
 
-def test_dropout_applies_to_lora_input_only_in_training():
-    model = tiny_model("bert")
-    lora.inject_lora(model, 4, 8.0, 0.5, ["query"])
+def _no_model_dropout(arch: str) -> torch.nn.Module:
+    """A tiny model whose own (hidden and attention) dropout is off: only LoRA's dropout can vary its outputs."""
+    return tiny_model(arch, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+@pytest.mark.parametrize("lora_dropout, differ", [(0.5, True), (0.0, False)])
+def test_lora_dropout_alone_varies_training_outputs(lora_dropout, differ):
+    model = _no_model_dropout("bert")
+    lora.inject_lora(model, 4, 8.0, lora_dropout, ["query"])
     _randomise_b(model)
     batch = tiny_batch()
     model.eval()
-    torch.testing.assert_close(model(**batch).logits, model(**batch).logits)
+    torch.testing.assert_close(model(**batch).logits, model(**batch).logits, rtol=0, atol=0)
     model.train()
     torch.manual_seed(0)
     a = model(**batch).logits
     torch.manual_seed(1)
-    assert not torch.allclose(a, model(**batch).logits)
+    b = model(**batch).logits
+    assert (not torch.allclose(a, b)) == differ
 
 
 def test_trainable_state_roundtrip_and_warm_start(tmp_path):
@@ -162,26 +169,70 @@ def test_trainable_state_roundtrip_and_warm_start(tmp_path):
     lora.save_adapter(model, tmp_path / "adapter", ["query", "value"])
     fresh = tiny_model("roberta", seed=7)
     _inject_default(fresh)
-    loaded = lora.load_adapter(fresh, tmp_path / "adapter")
+    loaded, skipped = lora.load_adapter(fresh, tmp_path / "adapter", ["query", "value"], models.head_modules("roberta"))
     assert sum(".lora_" in n for n in loaded) == 8 and any(n.startswith("classifier.") for n in loaded)
+    assert skipped == []
     batch = tiny_batch()
     # Same base weights needed for equal logits: seed 0 base, warm-started LoRA and head.
     base_same = tiny_model("roberta")
     _inject_default(base_same)
-    lora.load_adapter(base_same, tmp_path / "adapter")
+    lora.load_adapter(base_same, tmp_path / "adapter", ["query", "value"])
     torch.testing.assert_close(base_same(**batch).logits, model(**batch).logits)
 
 
-def test_warm_start_skips_head_of_another_label_count(tmp_path):
-    """Paper Sec. 5.2: MRPC starts from the MNLI adapter, whose head has 3 labels."""
-    mnli = tiny_model("roberta", num_labels=3)
+@pytest.mark.parametrize("arch", ["roberta", "bert"])
+def test_warm_start_skips_head_of_another_label_count(tmp_path, arch):
+    """Paper Sec. 5.2: MRPC starts from the MNLI adapter, whose head has 3 labels; only its output layer differs."""
+    mnli = tiny_model(arch, num_labels=3)
     _inject_default(mnli)
     _randomise_b(mnli)
-    lora.save_adapter(mnli, tmp_path / "mnli", ["query", "value"])
-    mrpc = tiny_model("roberta", num_labels=2)
+    targets, heads = models.default_targets(arch), models.head_modules(arch)
+    lora.save_adapter(mnli, tmp_path / "mnli", targets, heads)
+    mrpc = tiny_model(arch, num_labels=2)
     _inject_default(mrpc)
-    loaded = lora.load_adapter(mrpc, tmp_path / "mnli")
+    loaded, skipped = lora.load_adapter(mrpc, tmp_path / "mnli", targets, heads)
     assert sum(".lora_" in n for n in loaded) == 8
-    assert "classifier.out_proj.weight" not in loaded
-    with pytest.raises(ValueError, match="does not fit"):
-        lora.load_adapter(mrpc, tmp_path / "mnli", strict_head=True)
+    out = {"roberta": "classifier.out_proj", "bert": "classifier"}[arch]
+    assert sorted(skipped) == [f"{out}.bias", f"{out}.weight"]
+    if arch == "bert":
+        assert "bert.pooler.dense.weight" in loaded  # the rest of the head fits and is loaded
+
+
+def _saved_r4(tmp_path, arch="roberta", targets=("query", "value")):
+    model = tiny_model(arch)
+    lora.inject_lora(model, 4, 8.0, 0.0, targets, models.head_modules(arch))
+    return lora.save_adapter(model, tmp_path / "r4", targets, models.head_modules(arch))
+
+
+@pytest.mark.parametrize(
+    "r, alpha, targets, message",
+    [
+        (8, 8.0, ("query", "value"), r"has rank r 4, this trial 8"),
+        (4, 32.0, ("query", "value"), r"has alpha 8.0, this trial 32.0"),
+        (4, 8.0, ("query", "key"), r"adapts query,value, this trial key,query"),
+    ],
+)
+def test_warm_start_refuses_another_rank_alpha_or_targets(tmp_path, r, alpha, targets, message):
+    saved = _saved_r4(tmp_path)
+    model = tiny_model("roberta")
+    lora.inject_lora(model, r, alpha, 0.0, targets, models.head_modules("roberta"))
+    with pytest.raises(lora.AdapterError, match=message) as err:
+        lora.load_adapter(model, saved, targets, models.head_modules("roberta"))
+    assert "\n" not in str(err.value)
+
+
+def test_warm_start_refuses_a_missing_or_homeless_tensor(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    saved = _saved_r4(tmp_path)
+    weights = saved / lora.ADAPTER_WEIGHTS
+    tensors = load_file(str(weights))
+    missing = next(k for k in tensors if ".lora_B." in k)
+    save_file({k: v for k, v in tensors.items() if k != missing}, str(weights))
+    model = tiny_model("roberta")
+    _inject_default(model)
+    with pytest.raises(lora.AdapterError, match=r"lacks LoRA tensor .*lora_B\.weight \(1 missing\)"):
+        lora.load_adapter(model, saved, ["query", "value"], models.head_modules("roberta"))
+    save_file({**tensors, lora.PEFT_PREFIX + "roberta.extra.weight": torch.zeros(2)}, str(weights))
+    with pytest.raises(lora.AdapterError, match=r"roberta\.extra\.weight .* has no place in this model"):
+        lora.load_adapter(model, saved, ["query", "value"], models.head_modules("roberta"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
@@ -23,10 +24,10 @@ def _ours_and_base(arch: str, r: int = 4, alpha: float = 8.0):
         for _, layer in lora.lora_layers(ours):
             layer.lora_B.weight.copy_(torch.randn(layer.lora_B.weight.shape, generator=g) * 0.2)
         # A trained head too, so the head's saving and loading is checked, not only LoRA's.
-        for h in heads:
-            for p in getattr(ours, h, torch.nn.Module()).parameters():
+        for h in lora.present_heads(ours, heads):
+            for p in ours.get_submodule(h).parameters():
                 p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return ours.eval(), base, targets, [h for h in heads if hasattr(base, h)]
+    return ours.eval(), base, targets, lora.present_heads(base, heads)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -53,6 +54,9 @@ def test_saved_adapter_loads_in_peft_with_same_logits(arch, tmp_path):
     ours, base, targets, heads = _ours_and_base(arch)
     lora.save_adapter(ours, tmp_path, targets, heads)
     assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    # The whole head (BERT: pooler too; DistilBERT: pre_classifier) is saved whole, as PEFT's modules_to_save.
+    assert json.loads((tmp_path / "adapter_config.json").read_text())["modules_to_save"] == heads
+    assert heads == list(models.head_modules(arch))
     theirs = peft.PeftModel.from_pretrained(copy.deepcopy(base), str(tmp_path)).eval()
     batch = tiny_batch()
     torch.testing.assert_close(theirs(**batch).logits, ours(**batch).logits, rtol=0, atol=1e-5)

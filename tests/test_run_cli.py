@@ -54,7 +54,8 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     assert out.startswith("sweep smoke: 16 trials (configurations) x 1 seeds = 16 trainings in 8 studies, search grid")
     assert "(median over seeds): max_epochs 3, grace_period 1, reduction_factor 2" in out
     # study, trials, cpu, gpu, LoRA-only, trainable, total
-    assert _row(out, "minilm/sst2/lora-r8")[1:6] == ["2", "2", "0", "73,728", "74,498"]
+    # trainable: LoRA 73,728 + head: bert.pooler 384 * 384 + 384 and classifier 384 * 2 + 2
+    assert _row(out, "minilm/sst2/lora-r8")[1:6] == ["2", "2", "0", "73,728", "222,338"]
     assert _row(out, "minilm/mrpc/lora-r4")[4] == "36,864"  # 2 * 4 * 384 * 2 (query, value) * 6 layers
     assert _row(out, "minilm/sst2/full")[1:6] == ["2", "2", "0", "0", "22,713,986"]
     assert result["ray"] is False

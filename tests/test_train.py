@@ -31,7 +31,7 @@ REQUIRED_KEYS = {
 }
 TIMING_KEYS = {"epoch_time_s", "train_samples_per_s", "peak_memory_mb"}
 R = 4
-HEAD_PARAMS = HIDDEN * 2 + 2  # classifier: 32 -> 2 labels
+HEAD_PARAMS = HIDDEN * HIDDEN + HIDDEN + HIDDEN * 2 + 2  # bert.pooler (32 -> 32, tanh) + classifier (32 -> 2)
 LORA_PARAMS = 2 * R * HIDDEN * 2 * LAYERS  # (A + B) * r * width * (query, value) * layers: paper Sec. 7.1 formula
 
 
@@ -88,9 +88,9 @@ def captured_models(monkeypatch):
     original = train.build_model
 
     def capture(cfg, num_labels):
-        model, heads = original(cfg, num_labels)
+        model, heads, note = original(cfg, num_labels)
         built.append((model, lora.trainable_state_dict(model)))
-        return model, heads
+        return model, heads, note
 
     monkeypatch.setattr(train, "build_model", capture)
     return built
@@ -182,6 +182,19 @@ def test_lr_linear_warmup_then_linear_decay_to_zero(make_cfg, monkeypatch):
     assert reported[-1] == 0.0
 
 
+@pytest.mark.parametrize(("ratio", "total"), [(0.06, 35), (0.1, 7), (0.2, 15), (0.0, 10)])
+def test_warmup_steps_round_up_as_transformers_does(ratio, total, tmp_path):
+    from transformers import TrainingArguments
+
+    # transformers 5 takes a warmup_steps below 1 as a ratio of the total steps (get_warmup_steps).
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=ratio, report_to=[])
+    assert train.warmup_steps(ratio, total) == args.get_warmup_steps(total)
+
+
+def test_warmup_steps_figures():
+    assert train.warmup_steps(0.06, 35) == 3 and train.warmup_steps(0.1, 7) == 1  # int() gave 2 and 0
+
+
 # --- what each method trains --------------------------------------------------------------------------------
 
 
@@ -192,7 +205,8 @@ def test_method_sets_trainable_parameters(make_cfg, captured_models, method):
     row = rows[0]
     fresh = _fresh_named(cfg)
     base_total = sum(t.numel() for t in fresh.values())
-    biases = sum(t.numel() for n, t in fresh.items() if n.endswith(".bias") and not n.startswith("classifier."))
+    heads = models.head_modules("bert")
+    biases = sum(t.numel() for n, t in fresh.items() if n.endswith(".bias") and not lora.in_head(n, heads))
     expected_trainable = {
         "full": base_total,
         "lora": LORA_PARAMS + HEAD_PARAMS,
@@ -283,6 +297,7 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
     resumed_rows, resumed = run(cfg, state_hook=resumed_hook)
     assert [row["epoch"] for row in resumed_rows] == [2]
     assert resumed.status == "completed" and resumed.epochs_run == 2
+    assert resumed_rows[0].pop("warm_start") == whole_rows[1].pop("warm_start") == ""  # text: approx cannot compare
     assert _comparable(resumed_rows[0]) == pytest.approx(_comparable(whole_rows[1]), rel=1e-5, abs=1e-6)
     assert (resumed.best_metric, resumed.best_epoch) == (whole.best_metric, whole.best_epoch)
     final_whole, final_resumed = whole_hook.states[1]["model"], resumed_hook.states[0]["model"]
@@ -327,8 +342,8 @@ def test_checkpoint_holds_only_trainable_tensors(make_cfg):
         assert len(state["optimizer"]["state"]) <= len(tensors)  # moments only for what trains
         states[method] = state
     lora_keys = set(states["lora"]["model"])
-    assert lora_keys == {k for k in lora_keys if ".lora_" in k or k.startswith("classifier.")}
-    assert len(lora_keys) == 2 * 2 * LAYERS + 2  # A, B per (query, value) per layer, + classifier weight, bias
+    assert lora_keys == {k for k in lora_keys if ".lora_" in k or lora.in_head(k, models.head_modules("bert"))}
+    assert len(lora_keys) == 2 * 2 * LAYERS + 4  # A, B per (query, value) per layer, + pooler and classifier
     size = {m: sum(t.numel() * t.element_size() for t in s["model"].values()) for m, s in states.items()}
     assert size["lora"] == (LORA_PARAMS + HEAD_PARAMS) * 4
     assert size["lora"] * 100 < size["full"]  # the frozen model is not in the checkpoint

