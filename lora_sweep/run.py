@@ -34,11 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args) -> list[str]:
-    extra = [f"ray.address={args.address}"] if args.address else []
-    extra += [f"storage={args.storage}"] if args.storage else []
-    extra += [f"name={args.name}"] if args.name else []
-    return [*args.overrides, *extra]
+def _literal(args) -> dict:
+    """--address, --storage and --name are taken as written (not YAML: `--name 2024`, `--storage ~` are strings)."""
+    given = {"ray.address": args.address, "storage": args.storage, "name": args.name}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def check_local_resources(spec: SweepSpec) -> None:
@@ -85,7 +84,7 @@ def _print_best(trials) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        spec = load_spec(args.spec, tuple(_overrides(args)))
+        spec = load_spec(args.spec, tuple(args.overrides), literal=_literal(args))
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -117,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        sweep.remove_results(spec)
+        try:
+            sweep.remove_results(spec)
+        except sweep.results_folder.OverwriteRefused as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     try:
         outcome = sweep.run_sweep(spec, args.spec, resume=args.resume)
     except SpecError as err:

@@ -41,6 +41,7 @@ VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
 STUDY_KEYS = ("r", "target_modules")
 INT_KEYS = tuple(f.name for f in fields(TrialConfig) if str(f.type).split(" ")[0] == "int")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # a plain folder name: no '~', separator or '..'
 
 
 class SpecLoader(yaml.SafeLoader):
@@ -369,8 +370,12 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
         _fail("spec", f"must be a YAML mapping, got {type(raw).__name__}")
     _check_keys(raw, TOP_KEYS, "")
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        _fail("name", f"got {name!r}; must be a non-empty folder name without '/'")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        _fail(
+            "name",
+            f"got {name!r}; must be a non-empty folder name without '/', '~' or spaces "
+            "(letters, digits, '.', '_', '-'; starting with a letter or digit)",
+        )
     experiments = parse_experiments(raw)
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
@@ -386,13 +391,14 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     )
 
 
-def apply_override(raw: dict, assignment: str) -> None:
-    """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely)."""
+def apply_override(raw: dict, assignment: str, literal: bool = False) -> None:
+    """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely), or kept as the
+    string it is when literal (--name, --storage, --address)."""
     if "=" not in assignment:
         _fail("--set", f"must be KEY=VALUE, got {assignment!r}")
     path, text = assignment.split("=", 1)
     try:
-        value = parse_yaml(text)
+        value = text if literal else parse_yaml(text)
     except yaml.YAMLError as err:
         raise SpecError(f"--set {path}: value is not valid YAML ({err.problem})") from None
     keys = path.split(".")
@@ -434,10 +440,13 @@ def load_yaml(path: str | Path) -> dict:
         raise SpecError(f"spec {path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepSpec:
+def load_spec(path: str | Path, overrides: tuple[str, ...] = (), literal: dict | None = None) -> SweepSpec:
+    """literal: key -> string values applied as written, after the --set overrides (the CLI's --name etc.)."""
     raw = load_yaml(path)
     if not isinstance(raw, dict):
         _fail("spec", f"{path} must hold a YAML mapping, got {type(raw).__name__}")
     for assignment in overrides:
         apply_override(raw, assignment)
+    for key, value in (literal or {}).items():
+        apply_override(raw, f"{key}={value}", literal=True)
     return parse_spec(raw, default_name=Path(path).stem)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import time
 import warnings
@@ -20,7 +19,7 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import results, space
+from lora_sweep import results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import StudyASHA
 from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
@@ -38,10 +37,13 @@ class SweepOutcome:
 
 
 def results_dir(spec: SweepSpec) -> Path:
-    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI."""
+    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI.
+
+    The storage folder is resolved, the sweep's own folder is not: a symlink there stays visible as one.
+    """
     if "://" in spec.storage:
-        return Path("results", spec.name).resolve()
-    return Path(spec.storage, spec.name).expanduser().resolve()
+        return Path("results").resolve() / spec.name
+    return Path(spec.storage).expanduser().resolve() / spec.name
 
 
 def storage_path(spec: SweepSpec) -> str:
@@ -305,8 +307,8 @@ def _build_report(out: Path, log) -> Path | None:
 
 
 def remove_results(spec: SweepSpec) -> None:
-    """--overwrite: the user asked to replace an existing results folder."""
-    shutil.rmtree(results_dir(spec), ignore_errors=True)
+    """--overwrite: remove this sweep's results folder, only what lora_sweep and Ray wrote (OverwriteRefused)."""
+    results_folder.remove_results(results_dir(spec), spec.name, spec.storage)
 
 
 def can_resume(spec: SweepSpec) -> bool:
