@@ -17,7 +17,7 @@ def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):
         if checkpoint is not None:  # the folder is temporary: read it while report runs, as Ray does
             with checkpoint.as_directory() as folder:
                 files = sorted(os.listdir(folder))
-                state = torch.load(os.path.join(folder, trial.STATE_FILE), weights_only=False)
+                state = trial.load_checkpoint(folder)
                 assert state["epoch"] == metrics["epoch"]
         reported.append((metrics["epoch"], files, sorted(state) if files else None))
 
@@ -28,9 +28,10 @@ def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):
         hook.report({"epoch": epoch})
     hook.report({"epoch": 4})  # a report with no state saved since carries no checkpoint
     full = ["best", "best_epoch", "epoch", "model", "optimizer"]
+    both = sorted([trial.STATE_FILE, trial.WEIGHTS_FILE])
     assert reported == [
-        (1, [trial.STATE_FILE], full),
-        (2, [trial.STATE_FILE], full),
+        (1, both, full),
+        (2, both, full),
         (3, [trial.STATE_FILE], ["best", "best_epoch", "epoch"]),
         (4, None, None),
     ]
