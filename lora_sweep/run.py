@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from lora_sweep import ray_ports
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
 
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         check_local_resources(spec)
+        ray_ports.check_local_auth(spec)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ TOP_KEYS = (
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
 RESOURCE_KEYS = ("cpu", "gpu")
-RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard")
+RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", "auth")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
@@ -126,6 +126,7 @@ class SweepSpec:
     dashboard_host: str
     dashboard_port: int
     include_dashboard: bool
+    auth: str | None  # "disabled" allows RAY_AUTH_MODE=disabled for a local instance (ray_ports.check_local_auth)
     storage: str
     max_failures: int
     raw: dict  # the spec as run (after --set), saved beside the results
@@ -352,6 +353,9 @@ def parse_ray(raw: dict) -> dict:
     include = ray_cfg.get("include_dashboard", True)
     if not isinstance(include, bool):
         _fail("ray.include_dashboard", f"got {include!r}; must be true or false")
+    auth = ray_cfg.get("auth")
+    if auth not in (None, "token", "disabled"):
+        _fail("ray.auth", f"got {auth!r}; allowed: token, disabled (Ray's token authentication)")
     failures = _number(raw.get("max_failures", 0), "max_failures", integer=True)
     if failures < 0:
         _fail("max_failures", f"got {failures}; must be >= 0")
@@ -360,6 +364,7 @@ def parse_ray(raw: dict) -> dict:
         dashboard_host=host,
         dashboard_port=port,
         include_dashboard=include,
+        auth=auth,
         max_failures=failures,
     )
 

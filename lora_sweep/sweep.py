@@ -5,12 +5,14 @@ With sweep.py, only scheduler.py and trial.py import Ray.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import subprocess
+import sys
 import time
-import warnings
+import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,10 +21,10 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import results, results_folder, space
+from lora_sweep import ray_ports, ray_reaper, results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import StudyASHA
-from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
+from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import SCORE, run_trial
 
@@ -50,27 +52,64 @@ def storage_path(spec: SweepSpec) -> str:
     return spec.storage if "://" in spec.storage else str(Path(spec.storage).expanduser().resolve())
 
 
-def start_ray(spec: SweepSpec) -> str | None:
-    """Connect to spec.address or start a local instance on loopback; return the dashboard URL."""
-    if spec.dashboard_host not in LOOPBACK:
-        warnings.warn(
-            f"the Ray dashboard will listen on {spec.dashboard_host}, beyond loopback: anyone who "
-            "reaches that address can control the cluster",
-            stacklevel=2,
-        )
+def start_ray(spec: SweepSpec, log=print) -> str | None:
+    """Connect to spec.address or start a local instance on loopback; return the dashboard URL.
+
+    A local instance: every port on 127.0.0.1 (ray_ports), its token kept unless the spec says ray.auth: disabled,
+    and a reaper that ends its processes when the driver goes, even by SIGKILL (ray_reaper).
+    """
+    say = ray_ports.exposure_line(spec)
+    if say:
+        print(f"[lora_sweep] {say}", file=sys.stderr)
     if spec.address:
+        ray_ports.warn_cluster_auth(spec, lambda line: print(line, file=sys.stderr))
         context = ray.init(address=spec.address, log_to_driver=False)
     else:
-        # Ray's own ports stay on loopback unless the user starts a cluster themselves.
-        context = ray.init(
-            include_dashboard=spec.include_dashboard,
-            dashboard_host=spec.dashboard_host,
-            dashboard_port=spec.dashboard_port,
-            _node_ip_address="127.0.0.1",
-            log_to_driver=False,
-        )
+        ray_ports.check_local_auth(spec)
+        ray_ports.keep_local_instance_on_loopback()
+        port = spec.dashboard_port
+        if spec.include_dashboard:
+            port = ray_ports.free_dashboard_port(spec.dashboard_host, port, lambda line: print(line, file=sys.stderr))
+        marker = uuid.uuid4().hex
+        os.environ[ray_reaper.MARKER_ENV] = marker  # inherited by every process of the instance, for the reaper
+        try:
+            context = ray.init(
+                include_dashboard=spec.include_dashboard,
+                dashboard_host=spec.dashboard_host,
+                dashboard_port=port,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+            )
+        finally:
+            os.environ.pop(ray_reaper.MARKER_ENV, None)
+        _start_reaper(marker)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
+
+
+_REAPER: list = []  # the reaper's pipe stays open while this driver lives; the kernel closes it on any exit
+
+
+def _start_reaper(marker: str) -> None:
+    session = ray._private.worker._global_node.get_session_dir_path()
+    reaper = subprocess.Popen(
+        [sys.executable, "-m", "lora_sweep.ray_reaper", str(os.getpid()), marker, session],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _REAPER.append(reaper)
+
+
+def stop_ray() -> None:
+    """ray.shutdown, then let the reaper make sure nothing of the local instance is left."""
+    ray.shutdown()
+    while _REAPER:
+        reaper = _REAPER.pop()
+        reaper.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reaper.wait(timeout=30)
 
 
 def check_cluster_resources(spec: SweepSpec) -> None:
@@ -260,7 +299,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     configs = enumerate_configs(spec)
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    dashboard = start_ray(spec)
+    dashboard = start_ray(spec, log)
     try:
         check_cluster_resources(spec)
         out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +328,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         grid = tuner.fit()
         trials, _ = results.write_tables(records_from_grid(grid), out)
     finally:
-        ray.shutdown()
+        stop_ray()
     return SweepOutcome(out, trials, _build_report(out, log))
 
 
