@@ -66,7 +66,8 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>LoRA sweep report: {html.escape(results.name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
-        f"<p class='meta'>{html.escape(str(results.directory))} &middot; {done} of {n} trials with a result"
+        # The folder's name only: an absolute path would tell where (and whose home) the report was made.
+        f"<p class='meta'>{html.escape(Path(results.directory).name)} &middot; {done} of {n} trials with a result"
         " &middot; scores are dev metrics in percent; paper: Hu et al., ICLR 2022, Table 2</p>",
         _notes_html(results.notes),
     ]

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from lora_sweep import lora, models, ray_ports, space
+from lora_sweep.redact import redact
 from lora_sweep.spec import SweepSpec
 from lora_sweep.tasks import get_task
 from lora_sweep.train import configure_method
@@ -44,7 +45,7 @@ def plan_lines(spec: SweepSpec) -> list[str]:
     lines = [
         f"sweep {spec.name}: {sum(per_study.values())} trials in {len(per_study)} studies, "
         f"search {spec.algorithm}, scheduler {spec.scheduler['type'] if spec.scheduler else 'none'}, "
-        f"seeds {list(spec.seeds)}, storage {spec.storage}, Ray {spec.address or 'local (127.0.0.1)'}"
+        f"seeds {list(spec.seeds)}, storage {redact(spec.storage)}, Ray {spec.address or 'local (127.0.0.1)'}"
     ]
     exposed = ray_ports.exposure_line(spec)
     if exposed:

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from lora_sweep import ray_ports
+from lora_sweep import ray_ports, redact
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
 
@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of this name")
     p.add_argument("--overwrite", action="store_true", help="replace an existing results folder of this name")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    p.add_argument(
+        "--record-paths",
+        action="store_true",
+        help="keep absolute paths of this machine in tables and report (default: $GLUE_DIR/..., ~/..., ./...)",
+    )
     return p
 
 
@@ -83,9 +88,20 @@ def _print_best(trials) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    # Everything printed (by lora_sweep, and by Ray through sys.stdout/stderr) has credentials in URIs masked.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = redact.RedactingStream(stdout), redact.RedactingStream(stderr)
     try:
-        spec = load_spec(args.spec, tuple(args.overrides), literal=_literal(args))
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = (*args.overrides, *(["record_paths=true"] if args.record_paths else []))
+    try:
+        spec = load_spec(args.spec, overrides, literal=_literal(args))
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ TOP_KEYS = (
     "ray",
     "storage",
     "max_failures",
+    "record_paths",
 )
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
@@ -129,6 +130,7 @@ class SweepSpec:
     auth: str | None  # "disabled" allows RAY_AUTH_MODE=disabled for a local instance (ray_ports.check_local_auth)
     storage: str
     max_failures: int
+    record_paths: bool  # absolute paths of this machine kept in the results folder (redact.portable otherwise)
     raw: dict  # the spec as run (after --set), saved beside the results
 
 
@@ -385,8 +387,12 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
         _fail("storage", f"got {storage!r}; must be a path or URI")
+    record_paths = raw.get("record_paths", False)
+    if not isinstance(record_paths, bool):
+        _fail("record_paths", f"got {record_paths!r}; must be true or false")
     return SweepSpec(
         name=name,
+        record_paths=record_paths,
         experiments=experiments,
         **parse_search(raw),
         scheduler=parse_scheduler(raw, experiments),

@@ -21,7 +21,7 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import ray_ports, ray_reaper, results, results_folder, space
+from lora_sweep import ray_ports, ray_reaper, redact, results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import StudyASHA
 from lora_sweep.spec import SpecError, SweepSpec
@@ -204,8 +204,8 @@ class ResultsCallback(tune.Callback):
     that do not run again are kept as they are (results.write_tables(previous=...)).
     """
 
-    def __init__(self, out_dir: Path):
-        self.out_dir = out_dir
+    def __init__(self, out_dir: Path, clean=None):
+        self.out_dir, self.clean = out_dir, clean
         self.records: dict[str, results.TrialRecord] = {}
         self.previous = None
 
@@ -231,7 +231,7 @@ class ResultsCallback(tune.Callback):
         self.write()
 
     def write(self):
-        results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous)
+        results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous, clean=self.clean)
 
 
 def _error_text(trial) -> str:
@@ -259,7 +259,8 @@ def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
     """The spec as run, package versions and git revision, and sweep.json for the analysis."""
     import yaml
 
-    atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.raw, sort_keys=False))
+    clean = redact.scrubber(spec.record_paths)
+    atomic_write_text(out / "spec.yaml", yaml.safe_dump(redact.scrub(spec.raw, clean), sort_keys=False))
     versions = {"python": platform.python_version(), "platform": platform.platform()}
     for name in PACKAGES:
         try:
@@ -278,7 +279,7 @@ def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
         "scheduler": spec.scheduler,
         "n_trials_planned": space.planned_trials(spec),
     }
-    atomic_write_text(out / "sweep.json", json.dumps(sweep_info, indent=2))
+    atomic_write_text(out / "sweep.json", json.dumps(redact.scrub(sweep_info, clean), indent=2))
 
 
 def _git_revision() -> str | None:
@@ -309,7 +310,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
         trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared), _resources)
-        callback = ResultsCallback(out)
+        clean = redact.scrubber(spec.record_paths)
+        callback = ResultsCallback(out, clean)
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
@@ -326,7 +328,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
                 trainable, param_space=make_param_space(spec), tune_config=make_tune_config(spec), run_config=run_config
             )
         grid = tuner.fit()
-        trials, _ = results.write_tables(records_from_grid(grid), out)
+        trials, _ = results.write_tables(records_from_grid(grid), out, clean=clean)
     finally:
         stop_ray()
     return SweepOutcome(out, trials, _build_report(out, log))
