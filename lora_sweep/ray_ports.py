@@ -22,6 +22,7 @@ from lora_sweep.spec import LOOPBACK, SpecError
 
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 AUTH_ENV = "RAY_AUTH_MODE"
+DEFAULT_DASHBOARD_PORT = 8265  # ray_constants.DEFAULT_DASHBOARD_PORT
 
 
 def keep_local_instance_on_loopback() -> None:
@@ -71,20 +72,40 @@ def exposure_line(spec) -> str | None:
     return None
 
 
-def free_dashboard_port(host: str, port: int, log) -> int:
-    """The dashboard port, or a free one when another program (another Ray run) holds it; said on log."""
+def dashboard_port_to_ask(host: str, port: int, log) -> int | None:
+    """What to pass as ray.init(dashboard_port=...).
+
+    Ray's default port (8265): None, so that Ray's dashboard itself tries 8265, 8266, ... at bind time (no race
+    with another run starting at the same moment; say_dashboard_port tells which one it took). Another port:
+    that port, or a free one when it is taken (said on log).
+    """
+    if port == DEFAULT_DASHBOARD_PORT:
+        return None
     if port == 0:
         return port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bind_host = "127.0.0.1" if host == "localhost" else host
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         try:
-            probe.bind((host if host not in ("localhost",) else "127.0.0.1", port))
+            probe.bind((bind_host, port))
             return port
         except OSError as err:
             if err.errno != errno.EADDRINUSE:
                 return port
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host if host != "localhost" else "127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    log(f"[lora_sweep] dashboard port {port} on {host} is taken (another Ray instance?); using {free}")
-    return free
+    log(f"[lora_sweep] dashboard port {port} on {host} is taken (another Ray instance?); Ray picks a free one")
+    return 0
+
+
+def say_dashboard_port(spec, url: str | None, log) -> None:
+    """After Ray started with the default port: say so when another run held 8265 and Ray took another."""
+    port = (url or "").rstrip("/").rsplit(":", 1)[-1]
+    if port.isdigit() and int(port) != spec.dashboard_port:
+        log(
+            f"[lora_sweep] dashboard port {spec.dashboard_port} on {spec.dashboard_host} is taken "
+            f"(another Ray instance?); using {port}"
+        )
+
+
+def dashboard_port_taken(err: Exception) -> bool:
+    text = str(err)
+    return "valid port for dashboard" in text or "already occupied" in text

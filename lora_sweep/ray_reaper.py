@@ -38,6 +38,8 @@ def belongs(pid: int, marker: str, session: str) -> bool:
     base = f"/proc/{pid}"
     if f"{MARKER_ENV}={marker}".encode() in _read(f"{base}/environ").split(b"\0"):
         return True
+    if not session:  # the marker alone (an instance whose session folder is not known)
+        return False
     if re.search(re.escape(session.encode()) + rb"(?![\w.-])", _read(f"{base}/cmdline")):
         return True
     try:
