@@ -12,10 +12,10 @@ Imports no Ray at module level: run.py calls the checks here before Ray is impor
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
-import sys
 from pathlib import Path
 
 from lora_sweep.spec import LOOPBACK, SpecError
@@ -25,13 +25,27 @@ AUTH_ENV = "RAY_AUTH_MODE"
 DEFAULT_DASHBOARD_PORT = 8265  # ray_constants.DEFAULT_DASHBOARD_PORT
 
 
-def keep_local_instance_on_loopback() -> None:
-    """Before ray.init of a local instance: every Ray process binds 127.0.0.1 (see the module docstring)."""
-    os.environ.update(LOCAL_ONLY_ENV)
-    if "ray" in sys.modules:  # already imported: the constant was read then
-        from ray._private import ray_constants
+@contextlib.contextmanager
+def loopback_only():
+    """Around ray.init of a local instance: every Ray process binds 127.0.0.1 (see the module docstring).
 
-        ray_constants.ENABLE_RAY_CLUSTER = False
+    The processes Ray starts keep the variable; this process gets its environment back afterwards (a later
+    cluster join from the same process must not take 127.0.0.1 for its address).
+    """
+    from ray._private import ray_constants
+
+    before, constant = {k: os.environ.get(k) for k in LOCAL_ONLY_ENV}, ray_constants.ENABLE_RAY_CLUSTER
+    os.environ.update(LOCAL_ONLY_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read once, at import, by services.get_node_ip_address
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = constant
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def auth_disabled() -> bool:

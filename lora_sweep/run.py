@@ -12,6 +12,7 @@ import os
 import sys
 
 from lora_sweep import ray_ports, redact
+from lora_sweep.results_folder import OverwriteRefused
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
 
@@ -136,7 +137,7 @@ def _main(argv: list[str] | None) -> int:
             return 2
         try:
             sweep.remove_results(spec)
-        except sweep.results_folder.OverwriteRefused as err:
+        except OverwriteRefused as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     try:

@@ -72,7 +72,6 @@ def start_ray(spec: SweepSpec, log=print) -> str | None:
 
 def _start_local(spec: SweepSpec):
     ray_ports.check_local_auth(spec)
-    ray_ports.keep_local_instance_on_loopback()
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     port = spec.dashboard_port
     if spec.include_dashboard:
@@ -80,31 +79,37 @@ def _start_local(spec: SweepSpec):
     marker = uuid.uuid4().hex
     os.environ[ray_reaper.MARKER_ENV] = marker  # inherited by every process of the instance, for the reaper
     try:
-        for attempt in (1, 2):
-            try:
-                context = ray.init(
-                    include_dashboard=spec.include_dashboard,
-                    dashboard_host=spec.dashboard_host,
-                    dashboard_port=port,
-                    _node_ip_address="127.0.0.1",
-                    log_to_driver=False,
-                )
-                break
-            except Exception as err:
-                # Another run took the port between the check above and Ray's bind: end the half-started
-                # instance and let Ray pick a free port.
-                if attempt == 2 or not port or not ray_ports.dashboard_port_taken(err):
-                    raise
-                ray.shutdown()
-                ray_reaper.reap(marker, "", os.getpid(), deadline_s=30)
-                say(f"[lora_sweep] dashboard port {port} was taken while Ray started; retrying on a free port")
-                port = 0
+        with ray_ports.loopback_only():
+            context, port = _init_local(spec, port, marker, say)
     finally:
         os.environ.pop(ray_reaper.MARKER_ENV, None)
     if spec.include_dashboard and port is None:
         ray_ports.say_dashboard_port(spec, getattr(context, "dashboard_url", None), say)
     _start_reaper(marker)
     return context
+
+
+def _init_local(spec: SweepSpec, port: int | None, marker: str, say):
+    for attempt in (1, 2):
+        try:
+            context = ray.init(
+                include_dashboard=spec.include_dashboard,
+                dashboard_host=spec.dashboard_host,
+                dashboard_port=port,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+            )
+            return context, port
+        except Exception as err:
+            # Another run took the port between the check and Ray's bind: end the half-started instance and
+            # let Ray pick a free port.
+            if attempt == 2 or not port or not ray_ports.dashboard_port_taken(err):
+                raise
+            ray.shutdown()
+            ray_reaper.reap(marker, "", os.getpid(), deadline_s=30)
+            say(f"[lora_sweep] dashboard port {port} was taken while Ray started; retrying on a free port")
+            port = 0
+    raise AssertionError("unreachable")
 
 
 _REAPER: list = []  # the reaper's pipe stays open while this driver lives; the kernel closes it on any exit

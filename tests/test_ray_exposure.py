@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,13 @@ def sweep(monkeypatch, tmp_path):
     from lora_sweep import sweep
 
     def init(*args, **kwargs):
-        raise Reached(kwargs)
+        # what Ray would read while starting: without both, it swaps 127.0.0.1 for the outward address
+        raise Reached(kwargs, ray_constants.ENABLE_RAY_CLUSTER, os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"))
 
     monkeypatch.setattr(sweep.ray, "init", init)
     monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: (_ for _ in ()).throw(Reached("run_sweep")))
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")  # restored after: start_ray sets it to 0
-    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", ray_constants.ENABLE_RAY_CLUSTER)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")  # start_ray sets it to 0 while Ray starts
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
     monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
@@ -51,10 +53,11 @@ def test_auth_disabled_is_allowed_when_the_spec_says_so(sweep, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with pytest.raises(Reached) as reached:
         sweep.start_ray(load_spec(SMOKE, ("ray.auth=disabled", "ray.dashboard_port=0")))
-    assert reached.value.args[0]["_node_ip_address"] == "127.0.0.1"
     from ray._private import ray_constants
 
-    assert ray_constants.ENABLE_RAY_CLUSTER is False  # else Ray swaps 127.0.0.1 for the outward address
+    assert ray_constants.ENABLE_RAY_CLUSTER is True and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "1"
+    assert reached.value.args[0]["_node_ip_address"] == "127.0.0.1"
+    assert reached.value.args[1:] == (False, "0")
 
 
 def test_joining_a_cluster_without_a_token_warns(sweep, monkeypatch, capsys):
