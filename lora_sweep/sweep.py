@@ -61,7 +61,7 @@ def start_ray(spec: SweepSpec, log=print) -> str | None:
     say = ray_ports.exposure_line(spec)
     if say:
         print(f"[lora_sweep] {say}", file=sys.stderr)
-    if spec.address:
+    if spec.address or os.environ.get("RAY_ADDRESS"):  # ray.init(address=None) joins $RAY_ADDRESS's cluster
         ray_ports.warn_cluster_auth(spec, lambda line: print(line, file=sys.stderr))
         context = ray.init(address=spec.address, log_to_driver=False)
     else:
@@ -93,6 +93,9 @@ def _init_local(spec: SweepSpec, port: int | None, marker: str, say):
     for attempt in (1, 2):
         try:
             context = ray.init(
+                # "local": a new instance; None would join the latest `ray start` cluster on this machine
+                # (/tmp/ray/ray_current_cluster), someone else's included.
+                address="local",
                 include_dashboard=spec.include_dashboard,
                 dashboard_host=spec.dashboard_host,
                 dashboard_port=port,

@@ -57,6 +57,7 @@ def test_auth_disabled_is_allowed_when_the_spec_says_so(sweep, monkeypatch):
 
     assert ray_constants.ENABLE_RAY_CLUSTER is True and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "1"
     assert reached.value.args[0]["_node_ip_address"] == "127.0.0.1"
+    assert reached.value.args[0]["address"] == "local"  # never the latest `ray start` cluster on this machine
     assert reached.value.args[1:] == (False, "0")
 
 
