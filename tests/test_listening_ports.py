@@ -43,7 +43,9 @@ while cli.poll() is None and time.monotonic() < deadline:
         killed = True
         break
     time.sleep(0.2)
-cli.wait(timeout=120)
+if cli.poll() is None:  # past the deadline: end it rather than leave it running
+    cli.kill()
+cli.wait()
 busy.close()
 left, end = [], time.monotonic() + 60  # a loaded machine: give the reaper time, poll
 while time.monotonic() < end:
