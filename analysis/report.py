@@ -68,7 +68,8 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
         f"<title>LoRA sweep report: {html.escape(results.name)}</title>",
         f"<style>{_STYLE}{run_info.STYLE}</style></head><body>",
         f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
-        f"<p class='meta'>{html.escape(str(results.directory))} &middot; {done} of {n} trials with a result"
+        # The folder's name only: an absolute path would tell where (and whose home) the report was made.
+        f"<p class='meta'>{html.escape(Path(results.directory).name)} &middot; {done} of {n} trials with a result"
         " &middot; scores are dev metrics in percent: per variant the best configuration's median over seeds"
         " (each seed at its best epoch), with that configuration's min-max; paper: Hu et al., ICLR 2022,"
         " Table 2</p>",

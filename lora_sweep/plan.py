@@ -10,7 +10,8 @@ from collections import Counter
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from lora_sweep import lora, models, space
+from lora_sweep import lora, models, ray_ports, space
+from lora_sweep.redact import redact
 from lora_sweep.spec import SweepSpec
 from lora_sweep.tasks import get_task
 from lora_sweep.train import configure_method
@@ -46,8 +47,11 @@ def plan_lines(spec: SweepSpec) -> list[str]:
         f"sweep {spec.name}: {n} trials (configurations) x {seeds} seeds = {n * seeds} trainings "
         f"in {len(per_study)} studies, "
         f"search {spec.algorithm}, scheduler {spec.scheduler['type'] if spec.scheduler else 'none'}, "
-        f"seeds {list(spec.seeds)}, storage {spec.storage}, Ray {spec.address or 'local (127.0.0.1)'}"
+        f"seeds {list(spec.seeds)}, storage {redact(spec.storage)}, Ray {spec.address or 'local (127.0.0.1)'}"
     ]
+    exposed = ray_ports.exposure_line(spec)
+    if exposed:
+        lines.append(exposed)
     if spec.scheduler:
         s = spec.scheduler
         lines.append(

@@ -213,13 +213,18 @@ def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, new], ignore_index=True) if not new.empty else kept
 
 
-def write_tables(records: list[TrialRecord], out_dir: str | Path, previous=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_tables(
+    records: list[TrialRecord], out_dir: str | Path, previous=None, clean=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write trials.{csv,parquet} and epochs.{csv,parquet} atomically; return the frames.
 
     previous: tables read before a resume; their rows for trials not in records are kept.
+    clean: applied to every text cell (redact.scrubber: no secrets, no absolute paths of this machine).
     """
     out = Path(out_dir)
     trials, epochs = build_tables(records)
+    if clean is not None:
+        trials, epochs = (f.map(lambda v: clean(v) if isinstance(v, str) else v) for f in (trials, epochs))
     if previous is not None:
         trials, epochs = _keep_previous(trials, previous[0]), _keep_previous(epochs, previous[1])
         # The kept rows were appended after build_tables sorted: sort again.

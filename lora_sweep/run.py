@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 
+from lora_sweep import ray_ports, redact
+from lora_sweep.results_folder import OverwriteRefused
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
 
@@ -34,14 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing results folder of this name")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    p.add_argument(
+        "--record-paths",
+        action="store_true",
+        help="keep absolute paths of this machine in tables and report (default: $GLUE_DIR/..., ~/..., ./...)",
+    )
     return p
 
 
-def _overrides(args) -> list[str]:
-    extra = [f"ray.address={args.address}"] if args.address else []
-    extra += [f"storage={args.storage}"] if args.storage else []
-    extra += [f"name={args.name}"] if args.name else []
-    return [*args.overrides, *extra]
+def _literal(args) -> dict:
+    """--address, --storage and --name are taken as written (not YAML: `--name 2024`, `--storage ~` are strings)."""
+    given = {"ray.address": args.address, "storage": args.storage, "name": args.name}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def check_local_resources(spec: SweepSpec) -> None:
@@ -92,7 +98,8 @@ def _checked_spec(args) -> SweepSpec:
     """Load and validate the spec, then check models and storage (preflight): all before Ray starts."""
     from lora_sweep import preflight
 
-    spec = load_spec(args.spec, tuple(_overrides(args)))
+    overrides = (*args.overrides, *(["record_paths=true"] if args.record_paths else []))
+    spec = load_spec(args.spec, overrides, literal=_literal(args))
     preflight.check(spec)
     return spec
 
@@ -109,12 +116,23 @@ def _dry_run(spec: SweepSpec) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything printed (by lora_sweep, and by Ray through sys.stdout/stderr) has credentials in URIs masked.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = redact.RedactingStream(stdout), redact.RedactingStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         spec = _checked_spec(args)
         if args.dry_run:
             return _dry_run(spec)
         check_local_resources(spec)
+        ray_ports.check_local_auth(spec)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -142,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        sweep.remove_results(spec)
+        try:
+            sweep.remove_results(spec)
+        except OverwriteRefused as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     from lora_sweep import provenance
 
     # runs.jsonl in the results folder: a line for this invocation, however it ends.

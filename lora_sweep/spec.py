@@ -29,11 +29,12 @@ TOP_KEYS = (
     "ray",
     "storage",
     "max_failures",
+    "record_paths",
 )
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
 RESOURCE_KEYS = ("cpu", "gpu")
-RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard")
+RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", "auth")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
@@ -42,6 +43,7 @@ VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
 STUDY_KEYS = ("r", "target_modules")
 INT_KEYS = tuple(f.name for f in fields(TrialConfig) if str(f.type).split(" ")[0] == "int")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # a plain folder name: no '~', separator or '..'
 
 
 class SpecLoader(yaml.SafeLoader):
@@ -126,8 +128,10 @@ class SweepSpec:
     dashboard_host: str
     dashboard_port: int
     include_dashboard: bool
+    auth: str | None  # "disabled" allows RAY_AUTH_MODE=disabled for a local instance (ray_ports.check_local_auth)
     storage: str
     max_failures: int
+    record_paths: bool  # absolute paths of this machine kept in the results folder (redact.portable otherwise)
     raw: dict  # the spec as run (after --set), saved beside the results
 
 
@@ -355,6 +359,9 @@ def parse_ray(raw: dict) -> dict:
     include = ray_cfg.get("include_dashboard", True)
     if not isinstance(include, bool):
         _fail("ray.include_dashboard", f"got {include!r}; must be true or false")
+    auth = ray_cfg.get("auth")
+    if auth not in (None, "token", "disabled"):
+        _fail("ray.auth", f"got {auth!r}; allowed: token, disabled (Ray's token authentication)")
     failures = _number(raw.get("max_failures", 0), "max_failures", integer=True)
     if failures < 0:
         _fail("max_failures", f"got {failures}; must be >= 0")
@@ -363,6 +370,7 @@ def parse_ray(raw: dict) -> dict:
         dashboard_host=host,
         dashboard_port=port,
         include_dashboard=include,
+        auth=auth,
         max_failures=failures,
     )
 
@@ -374,8 +382,12 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     _check_keys(raw, TOP_KEYS, "")
     limits.check_values(raw)  # nesting, integer widths: before anything walks the spec recursively
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        _fail("name", f"got {name!r}; must be a non-empty folder name without '/'")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        _fail(
+            "name",
+            f"got {name!r}; must be a non-empty folder name without '/', '~' or spaces "
+            "(letters, digits, '.', '_', '-'; starting with a letter or digit)",
+        )
     experiments = parse_experiments(raw)
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
@@ -384,8 +396,12 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     limits.check_trial_count(
         experiments, _section(raw, "search"), search["algorithm"], search["num_samples"], len(search["seeds"])
     )
+    record_paths = raw.get("record_paths", False)
+    if not isinstance(record_paths, bool):
+        _fail("record_paths", f"got {record_paths!r}; must be true or false")
     return SweepSpec(
         name=name,
+        record_paths=record_paths,
         experiments=experiments,
         **search,
         scheduler=parse_scheduler(raw, experiments),
@@ -395,13 +411,14 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     )
 
 
-def apply_override(raw: dict, assignment: str) -> None:
-    """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely)."""
+def apply_override(raw: dict, assignment: str, literal: bool = False) -> None:
+    """`train.batch_size=8` or `experiments.0.task=mrpc`: the value is parsed as YAML (safely), or kept as the
+    string it is when literal (--name, --storage, --address)."""
     if "=" not in assignment:
         _fail("--set", f"must be KEY=VALUE, got {assignment!r}")
     path, text = assignment.split("=", 1)
     try:
-        value = parse_yaml(text)
+        value = text if literal else parse_yaml(text)
     except yaml.YAMLError as err:
         raise SpecError(f"--set {path}: value is not valid YAML ({getattr(err, 'problem', err)})") from None
     except (RecursionError, ValueError) as err:
@@ -454,10 +471,13 @@ def _unreadable(err: Exception) -> str:
     return str(err).splitlines()[0][:120]
 
 
-def load_spec(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepSpec:
+def load_spec(path: str | Path, overrides: tuple[str, ...] = (), literal: dict | None = None) -> SweepSpec:
+    """literal: key -> string values applied as written, after the --set overrides (the CLI's --name etc.)."""
     raw = load_yaml(path)
     if not isinstance(raw, dict):
         _fail("spec", f"{path} must hold a YAML mapping, got {type(raw).__name__}")
     for assignment in overrides:
         apply_override(raw, assignment)
+    for key, value in (literal or {}).items():
+        apply_override(raw, f"{key}={value}", literal=True)
     return parse_spec(raw, default_name=Path(path).stem)

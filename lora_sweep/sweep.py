@@ -5,13 +5,15 @@ With sweep.py, only scheduler.py and trial.py import Ray.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
-import warnings
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +21,11 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import provenance, results, space
+from lora_sweep import provenance, ray_ports, ray_reaper, redact, results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
-from lora_sweep.spec import LOOPBACK, SpecError, SweepSpec
+from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import run_trial
 
@@ -39,37 +41,105 @@ class SweepOutcome:
 
 
 def results_dir(spec: SweepSpec) -> Path:
-    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI."""
+    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI.
+
+    The storage folder is resolved, the sweep's own folder is not: a symlink there stays visible as one.
+    """
     if "://" in spec.storage:
-        return Path("results", spec.name).resolve()
-    return Path(spec.storage, spec.name).expanduser().resolve()
+        return Path("results").resolve() / spec.name
+    return Path(spec.storage).expanduser().resolve() / spec.name
 
 
 def storage_path(spec: SweepSpec) -> str:
     return spec.storage if "://" in spec.storage else str(Path(spec.storage).expanduser().resolve())
 
 
-def start_ray(spec: SweepSpec) -> str | None:
-    """Connect to spec.address or start a local instance on loopback; return the dashboard URL."""
-    if spec.dashboard_host not in LOOPBACK:
-        warnings.warn(
-            f"the Ray dashboard will listen on {spec.dashboard_host}, beyond loopback: anyone who "
-            "reaches that address can control the cluster",
-            stacklevel=2,
-        )
-    if spec.address:
+def start_ray(spec: SweepSpec, log=print) -> str | None:
+    """Connect to spec.address or start a local instance on loopback; return the dashboard URL.
+
+    A local instance: every port on 127.0.0.1 (ray_ports), its token kept unless the spec says ray.auth: disabled,
+    and a reaper that ends its processes when the driver goes, even by SIGKILL (ray_reaper).
+    """
+    say = ray_ports.exposure_line(spec)
+    if say:
+        print(f"[lora_sweep] {say}", file=sys.stderr)
+    if spec.address or os.environ.get("RAY_ADDRESS"):  # ray.init(address=None) joins $RAY_ADDRESS's cluster
+        ray_ports.warn_cluster_auth(spec, lambda line: print(line, file=sys.stderr))
         context = ray.init(address=spec.address, log_to_driver=False)
     else:
-        # Ray's own ports stay on loopback unless the user starts a cluster themselves.
-        context = ray.init(
-            include_dashboard=spec.include_dashboard,
-            dashboard_host=spec.dashboard_host,
-            dashboard_port=spec.dashboard_port,
-            _node_ip_address="127.0.0.1",
-            log_to_driver=False,
-        )
+        context = _start_local(spec)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
+
+
+def _start_local(spec: SweepSpec):
+    ray_ports.check_local_auth(spec)
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    port = spec.dashboard_port
+    if spec.include_dashboard:
+        port = ray_ports.dashboard_port_to_ask(spec.dashboard_host, port, say)
+    marker = uuid.uuid4().hex
+    os.environ[ray_reaper.MARKER_ENV] = marker  # inherited by every process of the instance, for the reaper
+    try:
+        with ray_ports.loopback_only():
+            context, port = _init_local(spec, port, marker, say)
+    finally:
+        os.environ.pop(ray_reaper.MARKER_ENV, None)
+    if spec.include_dashboard and port is None:
+        ray_ports.say_dashboard_port(spec, getattr(context, "dashboard_url", None), say)
+    _start_reaper(marker)
+    return context
+
+
+def _init_local(spec: SweepSpec, port: int | None, marker: str, say):
+    for attempt in (1, 2):
+        try:
+            context = ray.init(
+                # "local": a new instance; None would join the latest `ray start` cluster on this machine
+                # (/tmp/ray/ray_current_cluster), someone else's included.
+                address="local",
+                include_dashboard=spec.include_dashboard,
+                dashboard_host=spec.dashboard_host,
+                dashboard_port=port,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+            )
+            return context, port
+        except Exception as err:
+            # Another run took the port between the check and Ray's bind: end the half-started instance and
+            # let Ray pick a free port.
+            if attempt == 2 or not port or not ray_ports.dashboard_port_taken(err):
+                raise
+            ray.shutdown()
+            ray_reaper.reap(marker, "", os.getpid(), deadline_s=30)
+            say(f"[lora_sweep] dashboard port {port} was taken while Ray started; retrying on a free port")
+            port = 0
+    raise AssertionError("unreachable")
+
+
+_REAPER: list = []  # the reaper's pipe stays open while this driver lives; the kernel closes it on any exit
+
+
+def _start_reaper(marker: str) -> None:
+    session = ray._private.worker._global_node.get_session_dir_path()
+    reaper = subprocess.Popen(
+        [sys.executable, "-m", "lora_sweep.ray_reaper", str(os.getpid()), marker, session],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _REAPER.append(reaper)
+
+
+def stop_ray() -> None:
+    """ray.shutdown, then let the reaper make sure nothing of the local instance is left."""
+    ray.shutdown()
+    while _REAPER:
+        reaper = _REAPER.pop()
+        reaper.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reaper.wait(timeout=30)
 
 
 def check_cluster_resources(spec: SweepSpec) -> None:
@@ -179,8 +249,8 @@ class ResultsCallback(tune.Callback):
     created are written as `pending`.
     """
 
-    def __init__(self, out_dir: Path, planned: list[dict] | None = None):
-        self.out_dir = out_dir
+    def __init__(self, out_dir: Path, planned: list[dict] | None = None, clean=None):
+        self.out_dir, self.clean = out_dir, clean
         self.planned = planned or []
         self.records: dict[str, results.TrialRecord] = {}
         self.previous = None
@@ -237,7 +307,7 @@ class ResultsCallback(tune.Callback):
         self.write()
 
     def write(self):
-        results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous)
+        results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous, clean=self.clean)
 
 
 def _clean(row: dict) -> dict:
@@ -257,9 +327,10 @@ def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
     """The spec as run, package versions and git revision (provenance.py), and sweep.json for the analysis."""
     import yaml
 
-    atomic_write_text(out / "spec.yaml", yaml.safe_dump(spec.raw, sort_keys=False))
+    clean = redact.scrubber(spec.record_paths)
+    atomic_write_text(out / "spec.yaml", yaml.safe_dump(redact.scrub(spec.raw, clean), sort_keys=False))
     atomic_write_text(out / provenance.VERSIONS_FILE, provenance.versions_json())
-    atomic_write_text(out / "sweep.json", json.dumps(sweep_info(spec, spec_path), indent=2))
+    atomic_write_text(out / "sweep.json", json.dumps(redact.scrub(sweep_info(spec, spec_path), clean), indent=2))
 
 
 def sweep_info(spec: SweepSpec, spec_path: str) -> dict:
@@ -340,7 +411,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     configs = enumerate_configs(spec)
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    dashboard = start_ray(spec)
+    dashboard = start_ray(spec, log)
     STOP.received = None
     try:
         check_cluster_resources(spec)
@@ -357,7 +428,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         prepared = prepare_shared_data(configs, log)
         sources = data_sources(configs, prepared)
         trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared, sources=sources), _resources)
-        callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [])
+        clean = redact.scrubber(spec.record_paths)
+        callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [], clean)
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
@@ -380,7 +452,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         tables = results.read_tables(out)
         trials = tables[0] if tables is not None else results.build_tables([])[0]
     finally:
-        ray.shutdown()
+        stop_ray()
     # Ray Tune returns normally on Ctrl-C; trials it had not finished say that a signal stopped the sweep.
     interrupted = STOP.received or (signal.SIGINT if _unfinished(trials) else None)
     return SweepOutcome(out, trials, _build_report(out, log), interrupted)
@@ -404,8 +476,8 @@ def _build_report(out: Path, log) -> Path | None:
 
 
 def remove_results(spec: SweepSpec) -> None:
-    """--overwrite: the user asked to replace an existing results folder."""
-    shutil.rmtree(results_dir(spec), ignore_errors=True)
+    """--overwrite: remove this sweep's results folder, only what lora_sweep and Ray wrote (OverwriteRefused)."""
+    results_folder.remove_results(results_dir(spec), spec.name, spec.storage)
 
 
 def can_resume(spec: SweepSpec) -> bool:

