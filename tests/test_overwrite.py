@@ -205,7 +205,8 @@ def test_overwrite_removes_what_lora_sweep_and_ray_wrote(tmp_path, cli):
 
 @pytest.mark.parametrize("name", ["2024", "yes", "null", "1e3"])
 def test_name_storage_and_address_are_taken_literally(tmp_path, capsys, cli, name):
-    """--name 2024 / yes were YAML-parsed to a number / bool and refused; --storage ~ read as null."""
-    assert cli([str(SMOKE), "--dry-run", "--name", name, "--storage", "~", "--address", "no"]) == 0
+    """--name 2024 / yes were YAML-parsed to a number / bool and refused; --storage ~ read as null; an address
+    10:59 is a YAML 1.1 base-60 integer (659)."""
+    assert cli([str(SMOKE), "--dry-run", "--name", name, "--storage", "~", "--address", "10:59"]) == 0
     out = capsys.readouterr().out.splitlines()[0]
-    assert out.startswith(f"sweep {name}:") and "storage ~," in out and "Ray no" in out, out
+    assert out.startswith(f"sweep {name}:") and "storage ~," in out and "Ray 10:59" in out, out

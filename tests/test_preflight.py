@@ -92,7 +92,7 @@ MODEL_CASES = {
         ["variants.1.target_modules={grid: [[query], [q]]}"],
         ["['q'] match no linear layer", "attention.output.dense"],
     ),
-    "empty target list": ("bert", ["variants.1.target_modules=[]"], ["target_modules", "non-empty list"]),
+    "empty target list": ("bert", ["variants.1.target_modules=[]"], ["target_modules", "none empty"]),
     "rank wider than the layer": ("bert", ["variants.1.r=33"], ["r 33", "min(in, out) = 32", "<= 32"]),
     "rank grid past the width": ("roberta", ["variants.1.r={grid: [4, 64]}"], ["r 64", "<= 32"]),
     "max_length past BERT's positions": ("bert", ["train.max_length=65"], ["max_length 65", "64 positions"]),
@@ -199,7 +199,9 @@ def test_places_that_cannot_hold_results_are_refused(cli, tmp_path, case):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "store-with-file").mkdir()
     (tmp_path / "store-with-file" / "pf").write_text("x")
-    code, lines = cli(f"--storage={where(tmp_path)}")
+    # --storage is taken literally; a NUL (which no command-line argument can hold) comes through --set's YAML.
+    flag = "--set=storage=" if case == "a NUL in the path" else "--storage="
+    code, lines = cli(f"{flag}{where(tmp_path)}")
     assert_refused(code, lines, "storage", *expected)
 
 
