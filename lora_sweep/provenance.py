@@ -233,13 +233,18 @@ def append_run(out_dir: str | os.PathLike, entry: dict) -> None:
         handle.write(line)
 
 
-def record_invocation(out_dir: str | os.PathLike, run: Callable[[], int], argv: list[str] | None = None) -> int:
+def record_invocation(
+    out_dir: str | os.PathLike, run: Callable[[], int], argv: list[str] | None = None, clean=None
+) -> int:
     """Call run() (it returns the exit status) and append its line to runs.jsonl, also when it raises.
 
     Nothing is written when the results folder does not exist at the end: an invocation that stopped before
-    creating it (bad input) leaves no trace behind.
+    creating it (bad input) leaves no trace behind. clean (redact.scrubber) is applied to every text value: no
+    secrets, and no absolute paths of this machine unless the user asked for them.
     """
-    command = list(sys.argv) if argv is None else ["lora-sweep", *argv]
+    # `lora-sweep ARGS` and `python -m lora_sweep.run ARGS` are the same command; sys.argv[0] would be the module's
+    # absolute path on this machine.
+    command = ["lora-sweep", *(sys.argv[1:] if argv is None else argv)]
     started, status = utc_now(), 1  # an exception escaping run() ends Python with status 1
     try:
         status = run()
@@ -252,19 +257,19 @@ def record_invocation(out_dir: str | os.PathLike, run: Callable[[], int], argv: 
         raise
     finally:
         if Path(out_dir).is_dir():
-            append_run(
-                out_dir,
-                {
-                    "command": shlex.join(command),
-                    "cwd": os.getcwd(),
-                    "started_utc": started,
-                    "ended_utc": utc_now(),
-                    "exit_status": status,
-                    "driver_host": socket.gethostname(),
-                    "hosts": trial_hosts(out_dir),
-                    "git_revision": git_revision(),
-                },
-            )
+            entry = {
+                "command": shlex.join(command),
+                "cwd": os.getcwd(),
+                "started_utc": started,
+                "ended_utc": utc_now(),
+                "exit_status": status,
+                "driver_host": socket.gethostname(),
+                "hosts": trial_hosts(out_dir),
+                "git_revision": git_revision(),
+            }
+            if clean is not None:
+                entry = {k: clean(v) if isinstance(v, str) else v for k, v in entry.items()}
+            append_run(out_dir, entry)
 
 
 def read_runs(out_dir: str | os.PathLike) -> list[dict]:

@@ -168,7 +168,8 @@ def _main(argv: list[str] | None) -> int:
     from lora_sweep import provenance
 
     # runs.jsonl in the results folder: a line for this invocation, however it ends.
-    return provenance.record_invocation(out, lambda: _run(sweep, spec, args), argv)
+    clean = redact.scrubber(spec.record_paths)
+    return provenance.record_invocation(out, lambda: _run(sweep, spec, args), argv, clean)
 
 
 def _run(sweep, spec: SweepSpec, args) -> int:

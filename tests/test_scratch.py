@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -76,12 +77,13 @@ def test_a_killed_not_yet_reaped_trial_counts_as_gone(tmp_path):
         zombie.stdout.close()
 
 
-def test_trial_checkpoints_use_the_pid_prefix(monkeypatch):
+def test_trial_checkpoints_use_the_pid_prefix(monkeypatch, tmp_path):
     import torch
 
     from lora_sweep import trial
 
     seen = []
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the scratch folder is removed after the report
     monkeypatch.setattr(trial.tune, "report", lambda metrics, checkpoint=None: seen.append(checkpoint.path))
     monkeypatch.setattr(trial.tune, "get_checkpoint", lambda: None)
     states = trial.SeedStates([0], last_epoch=3)
