@@ -245,8 +245,8 @@ class ResultsCallback(tune.Callback):
     On a resumed sweep Ray restores callbacks without their state: the tables already written are read back, a
     trial that runs again starts from its earlier rows (so every epoch it ever reported stays in the tables),
     and rows of trials that do not run again are kept as they are. When a signal stopped the sweep (STOP), the
-    trials Ray stops during its clean-up are `interrupted`, not ended, and planned configurations Ray had not yet
-    created are written as `pending`.
+    trials that had not ended are `interrupted` (Ray's clean-up marks them TERMINATED), and planned configurations
+    Ray had not yet created are written as `pending`.
     """
 
     def __init__(self, out_dir: Path, planned: list[dict] | None = None, clean=None):
@@ -276,11 +276,7 @@ class ResultsCallback(tune.Callback):
         self.write()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        record = self._record(trial)
-        if STOP.received:  # Ray's clean-up after a signal stops running trials as if they had completed
-            record.interrupted = True
-        else:
-            record.ended = True
+        self._record(trial).ended = True
         self.write()
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -293,7 +289,7 @@ class ResultsCallback(tune.Callback):
             record = self._record(trial)
             if record.ended or record.error:
                 continue
-            if STOP.received:
+            if STOP.received:  # Ray's clean-up after a signal marks running trials TERMINATED: they are not done
                 record.interrupted = True
             elif trial.status == "TERMINATED":  # finished before a resume: Ray does not run it again
                 record.ended = True
