@@ -30,8 +30,9 @@ def _versions(directory: Path) -> dict:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _runs(directory: Path) -> list[dict]:
-    path = directory / "runs.jsonl"
+def read_runs(directory: str | Path) -> list[dict]:
+    """The lines of runs.jsonl that parse (a line cut short by a crash is skipped)."""
+    path = Path(directory) / "runs.jsonl"
     runs = []
     if path.is_file():
         for line in path.read_text(errors="replace").splitlines():
@@ -71,7 +72,7 @@ def used_rows(directory: Path, trials: pd.DataFrame) -> list[tuple[str, str]]:
     hosts = _values(trials, "host")
     if hosts:
         rows.append(("Trial hosts", ", ".join(hosts)))
-    runs = _runs(directory)
+    runs = read_runs(directory)
     if runs:
         last = runs[-1]
         rows.append(

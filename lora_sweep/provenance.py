@@ -270,19 +270,3 @@ def record_invocation(
             if clean is not None:
                 entry = {k: clean(v) if isinstance(v, str) else v for k, v in entry.items()}
             append_run(out_dir, entry)
-
-
-def read_runs(out_dir: str | os.PathLike) -> list[dict]:
-    """The lines of runs.jsonl that parse (a line cut short by a crash is skipped)."""
-    path = Path(out_dir, RUNS_FILE)
-    if not path.is_file():
-        return []
-    runs = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            runs.append(entry)
-    return runs

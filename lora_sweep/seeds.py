@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lora_sweep.config import TrialConfig
 from lora_sweep.tasks import get_task
@@ -21,11 +21,6 @@ from lora_sweep.train import TrialData, TrialResult, TrialStateHook, pick_device
 
 SCORE = "score"  # the configuration's median over seeds: what ASHA and Optuna compare
 BY_SEED = "by_seed"  # seed (as a string: Ray flattens result keys) -> that seed's row for this epoch
-
-
-@dataclass(frozen=True)
-class SeedsResult:
-    per_seed: dict[int, TrialResult]
 
 
 def seed_score(row: dict, metric: str) -> float:
@@ -42,8 +37,9 @@ def train_seeds(
     prepared: TrialData | None = None,
     hooks: dict[int, TrialStateHook] | None = None,
     epochs_fn=train_epochs,
-) -> SeedsResult:
-    """Train cfg once per seed, one epoch of each in turn; report({epoch, score, by_seed}) after each epoch."""
+) -> dict[int, TrialResult]:
+    """Train cfg once per seed, one epoch of each in turn; report({epoch, score, by_seed}) after each epoch.
+    Returns each seed's TrialResult."""
     metric = "eval_" + get_task(cfg.task).primary_metric
     reset_peak_memory(pick_device(cfg.device))
     live = {s: epochs_fn(replace(cfg, seed=s), prepared, (hooks or {}).get(s)) for s in seeds}
@@ -71,4 +67,4 @@ def train_seeds(
                 BY_SEED: {str(s): row for s, row in rows.items()},
             }
         )
-    return SeedsResult(results)
+    return results

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis import run_info
 from lora_sweep import provenance
 from lora_sweep.config import ConfigError, TrialConfig
 from lora_sweep.spec import SpecError, load_spec
@@ -184,7 +185,7 @@ def test_record_invocation_appends_a_line_however_the_run_ends(tmp_path):
 
     with pytest.raises(RuntimeError, match="boom"):
         provenance.record_invocation(out, crash, ["spec.yaml", "--resume"])
-    runs = provenance.read_runs(out)
+    runs = run_info.read_runs(out)
     assert [r["exit_status"] for r in runs] == [0, 1]
     assert runs[1]["command"] == "lora-sweep spec.yaml --resume" and runs[1]["cwd"] == os.getcwd()
     assert runs[0]["started_utc"] <= runs[0]["ended_utc"] and runs[0]["ended_utc"].endswith("Z")
@@ -218,7 +219,7 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
     assert len(trials) == 1 and len(epochs) == 1
     for table in (trials, epochs):
         assert {k: table.loc[0, k] for k in provenance.PROVENANCE_KEYS} == expected
-    runs = provenance.read_runs(out)
+    runs = run_info.read_runs(out)
     assert len(runs) == 1 and runs[0]["exit_status"] == 0 and runs[0]["hosts"] == [socket.gethostname()]
     assert str(spec) in runs[0]["command"] and runs[0]["git_revision"] == provenance.git_revision()
     page = (out / "report.html").read_text()
@@ -228,7 +229,7 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
     versions = (out / "versions.json").read_bytes()
     again = run_cli([str(spec), "--storage", str(tmp_path / "store"), "--resume"], glue)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    runs = provenance.read_runs(out)
+    runs = run_info.read_runs(out)
     assert [r["exit_status"] for r in runs] == [0, 0] and runs[1]["command"].endswith("--resume")
     assert (out / "versions.json").read_bytes() == versions
 
