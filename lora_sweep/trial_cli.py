@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 
 from lora_sweep.config import TrialConfig
+from lora_sweep.trial_help import flag_help
 
 TEXT_KEYS = ("revision", "data_revision")
 
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
             dest=f.name,
             default=None,
             metavar=f.name.upper(),
-            help=f"default: {default}",
+            help=flag_help(f.name, default),
         )
     return parser
 

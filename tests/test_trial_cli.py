@@ -131,3 +131,19 @@ def test_help_lists_every_setting():
     assert proc.returncode == 0
     for flag in ("--r", "--alpha", "--target-modules", "--max-train-samples", "--save-adapter", "--init-adapter"):
         assert flag in proc.stdout
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    # Choices and per-method defaults, not just flag names.
+    assert "one of full, lora, head, bitfit" in text
+    assert "default per method: full 5e-05, lora 0.0005, head 0.001, bitfit 0.001" in text
+    assert "GLUE task: cola, sst2, mrpc" in text
+    assert "auto (cuda when present, else cpu), cpu, cuda or cuda:N" in text
+
+
+def test_every_setting_has_a_meaning():
+    from dataclasses import fields
+
+    from lora_sweep.config import TrialConfig
+    from lora_sweep.trial_help import MEANING
+
+    names = {f.name for f in fields(TrialConfig)} - {"extra"}
+    assert names == set(MEANING), names ^ set(MEANING)
