@@ -32,7 +32,8 @@ WRITTEN = (
     MARKER,
     "report.html",
     ".*.tmp",  # atomic writes interrupted by a kill (atomic.py, analysis/writers.py)
-    "run_trial_*",  # Ray Tune's trial folders
+    "trial_*",  # Ray Tune's trial folders (progress.trial_dirname)
+    "run_trial_*",  # the same, named by Ray's default (results written before progress.trial_dirname existed)
     "experiment_state-*.json",
     "basic-variant-state-*.json",
     "searcher-state-*.pkl",
@@ -42,7 +43,7 @@ WRITTEN = (
     "callback-states-*.pkl",
     ".validate_storage_marker",
 )
-DIRECTORIES = ("run_trial_*",)
+DIRECTORIES = ("trial_*", "run_trial_*")
 
 
 class OverwriteRefused(ValueError):

@@ -21,7 +21,7 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import provenance, ray_ports, ray_reaper, redact, results, results_folder, space
+from lora_sweep import progress, provenance, ray_ports, ray_reaper, redact, results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
@@ -229,6 +229,8 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
         search_alg=searcher,
         num_samples=num_samples,
         max_concurrent_trials=max_concurrent,
+        trial_name_creator=progress.trial_dirname,
+        trial_dirname_creator=progress.trial_dirname,
         # One worker process runs trial after trial (same resources): torch, transformers and the shared data
         # are loaded once per worker, not once per trial (benchmark case 6).
         reuse_actors=True,
@@ -407,6 +409,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     configs = enumerate_configs(spec)
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    progress.use_column_reporter()
     dashboard = start_ray(spec, log)
     STOP.received = None
     try:
@@ -436,6 +439,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
                 callbacks=[callback],
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),
                 verbose=1,
             )
             tuner = tune.Tuner(

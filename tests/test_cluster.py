@@ -113,7 +113,7 @@ def test_dashboard_answers_on_loopback_and_lists_running_trials(world, tmp_path)
 
 def _nodes_reporting(store) -> set[str]:
     nodes = set()
-    for path in store.glob("tiny/run_trial_*/result.json"):
+    for path in store.glob("tiny/trial_*/result.json"):
         for line in path.read_text().splitlines():
             try:
                 nodes.add(json.loads(line).get("node", ""))

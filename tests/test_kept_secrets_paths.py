@@ -18,7 +18,7 @@ from tests.sweep_support import REPO, cli_env, tiny_world, write_spec
 
 SMOKE = REPO / "sweeps" / "smoke.yaml"
 SECRET = "wJalrXUtnFEMI-K7MDENG"
-RAY_FILES = ("run_trial_*", "experiment_state-*", "basic-variant-state-*", "*.pkl", ".validate_storage_marker")
+RAY_FILES = ("trial_*", "experiment_state-*", "basic-variant-state-*", "*.pkl", ".validate_storage_marker")
 
 
 @pytest.mark.parametrize(

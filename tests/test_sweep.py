@@ -94,6 +94,13 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     assert "best configuration per study" in done.stdout and "report:" in done.stdout
     # Tokenized once for the sweep (one model, one task), not once per trial.
     assert done.stdout.count("[lora_sweep] tokenized") == 1
+    # The live view: settings and score as columns, short trial folders (study and trial number).
+    assert _columns(done.stdout) == STATUS_COLUMNS
+    folders = sorted(p.name for p in out.glob("trial_*"))
+    assert [f.split("_", 2)[2] for f in folders] == [
+        f"{model.name}-sst2-{s}" for s in ("full", "full", "lora-r2", "lora-r4")
+    ]
+    assert all(len(f) <= 80 for f in folders), folders
 
 
 def test_optuna_sweep_runs_each_arm(world, tmp_path):
@@ -110,6 +117,30 @@ def test_optuna_sweep_runs_each_arm(world, tmp_path):
     trials = pd.read_csv(tmp_path / "store" / "tiny" / "trials.csv")
     assert trials["study"].value_counts().to_dict() == {f"{model}/sst2/lora-r2": 2, f"{model}/sst2/lora-r4": 2}
     assert trials["learning_rate"].between(1e-4, 1e-2).all() and trials["learning_rate"].nunique() == 4
+    assert _columns(done.stdout) == STATUS_COLUMNS  # Optuna's settings are top-level keys, not under "trial"
+
+
+STATUS_COLUMNS = [
+    "Trial name",
+    "status",
+    "loc",
+    "model",
+    "task",
+    "method",
+    "r",
+    "lr",
+    "seeds",
+    "epoch",
+    "score",
+    "min",
+    "max",
+]
+
+
+def _columns(stdout: str) -> list[str]:
+    """The header of Ray's last status table."""
+    header = [line for line in stdout.splitlines() if line.startswith("| Trial name")][-1]
+    return [cell.strip() for cell in header.strip("|").split("|")]
 
 
 def test_failing_trial_is_retried_then_recorded_and_others_finish(world, tmp_path):
