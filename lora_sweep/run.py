@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from lora_sweep import ray_ports, redact
+from lora_sweep import optuna_store, ray_ports, redact
 from lora_sweep.results_folder import OverwriteRefused
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
@@ -165,6 +165,11 @@ def _main(argv: list[str] | None) -> int:
         except OverwriteRefused as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    try:
+        optuna_store.check_fresh(spec, args.resume, args.overwrite)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from lora_sweep import provenance
 
     # runs.jsonl in the results folder: a line for this invocation, however it ends.

@@ -31,7 +31,7 @@ TOP_KEYS = (
     "max_failures",
     "record_paths",
 )
-SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials")
+SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials", "storage")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
 RESOURCE_KEYS = ("cpu", "gpu")
 RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", "auth")
@@ -123,6 +123,7 @@ class SweepSpec:
     max_concurrent: int | None
     seeds: tuple[int, ...]
     sampler_seed: int
+    optuna_storage: str | None  # search.storage: an Optuna storage URL (optuna_store.py)
     scheduler: dict | None  # {"type": "asha", "max_epochs", "grace_period", "reduction_factor"}
     address: str | None
     dashboard_host: str
@@ -302,12 +303,17 @@ def parse_search(raw: dict) -> dict:
     sampler_seed = _number(search.get("sampler_seed", 0), "search.sampler_seed", integer=True)
     if sampler_seed < 0:  # numpy (Optuna's TPE) rejects negative seeds
         _fail("search.sampler_seed", f"got {sampler_seed}; must be >= 0")
+    if search.get("storage") is not None and algorithm != "optuna":
+        _fail("search.storage", "an Optuna storage URL needs search.algorithm: optuna")
+    from lora_sweep.optuna_store import check_url  # (imports this module: not at the top)
+
     return dict(
         algorithm=algorithm,
         num_samples=num_samples,
         max_concurrent=concurrent,
         seeds=tuple(seeds),
         sampler_seed=sampler_seed,
+        optuna_storage=check_url(search.get("storage")),
     )
 
 

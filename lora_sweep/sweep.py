@@ -21,7 +21,7 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import progress, provenance, ray_ports, ray_reaper, redact, results, results_folder, space
+from lora_sweep import optuna_store, progress, provenance, ray_ports, ray_reaper, redact, results, results_folder, space
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
@@ -217,7 +217,15 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
 
         # A define-by-run space gets no metric/mode from TuneConfig (Ray passes them only with a param space).
         sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
-        searcher = OptunaSearch(space=space.optuna_space(spec), metric=SCORE, mode="max", sampler=sampler)
+        searcher = OptunaSearch(
+            space=space.optuna_space(spec),
+            metric=SCORE,
+            mode="max",
+            sampler=sampler,
+            # search.storage: the study lives in that database too, named after the sweep (optuna_store.py)
+            storage=optuna_store.storage(spec.optuna_storage) if spec.optuna_storage else None,
+            study_name=spec.name if spec.optuna_storage else None,
+        )
         num_samples = space.planned_trials(spec)
         if spec.max_concurrent:
             searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)

@@ -96,6 +96,27 @@ BAD = [
     ("max_failures_negative", spec("max_failures: -1\n"), [], "max_failures", "must be >= 0"),
     ("dashboard_port", spec("ray: {dashboard_port: 70000}\n"), [], "ray.dashboard_port", "must be a port"),
     ("sampler_seed_negative", spec("search: {sampler_seed: -1}\n"), [], "search.sampler_seed", "must be >= 0"),
+    (
+        "optuna_storage_password",
+        spec("search: {algorithm: optuna, storage: 'postgresql://me:secret@db/optuna'}\n"),
+        [],
+        "search.storage",
+        "holds a password",
+    ),
+    (
+        "optuna_storage_grid",
+        spec("search: {storage: 'sqlite:///o.db'}\n"),
+        [],
+        "search.storage",
+        "needs search.algorithm: optuna",
+    ),
+    (
+        "optuna_storage_not_url",
+        spec("search: {algorithm: optuna, storage: o.db}\n"),
+        [],
+        "search.storage",
+        "Optuna storage URL",
+    ),
     # unknown names, with the list to choose from
     ("unknown_task", spec(task="sst3"), [], "experiments[0].task", "allowed: cola, sst2, mrpc"),
     ("unknown_task_suggests", spec(task="sst3"), [], "'sst3'", "did you mean 'sst2'"),

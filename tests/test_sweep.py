@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -103,14 +104,17 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     assert all(len(f) <= 80 for f in folders), folders
 
 
-def test_optuna_sweep_runs_each_arm(world, tmp_path):
+def test_optuna_sweep_runs_each_arm_and_keeps_its_study_in_sqlite(world, tmp_path):
+    import optuna
+
     model, glue = world
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
     spec = write_spec(
         tmp_path / "s.yaml",
         model,
         variants=[{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": {"loguniform": [1e-4, 1e-2]}}],
         train={"epochs": 1, "batch_size": 16, "max_length": 32},
-        search={"algorithm": "optuna", "num_samples": 2, "sampler_seed": 3, "max_concurrent": 2},
+        search={"algorithm": "optuna", "num_samples": 2, "sampler_seed": 3, "max_concurrent": 2, "storage": url},
     )
     done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -118,6 +122,16 @@ def test_optuna_sweep_runs_each_arm(world, tmp_path):
     assert trials["study"].value_counts().to_dict() == {f"{model}/sst2/lora-r2": 2, f"{model}/sst2/lora-r4": 2}
     assert trials["learning_rate"].between(1e-4, 1e-2).all() and trials["learning_rate"].nunique() == 4
     assert _columns(done.stdout) == STATUS_COLUMNS  # Optuna's settings are top-level keys, not under "trial"
+    # The study outlives the sweep in the SQLite file (what optuna-dashboard reads), named after the sweep.
+    study = optuna.load_study(study_name="tiny", storage=url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    drawn = sorted(v for t in study.trials for k, v in t.params.items() if k.endswith("/learning_rate"))
+    assert drawn == pytest.approx(sorted(trials["learning_rate"]))
+    # A new sweep of that name does not mix its trials into the old study (the results folder is gone here).
+    shutil.rmtree(tmp_path / "store")
+    again = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
+    assert again.returncode == 2 and "Optuna study named 'tiny' exists" in again.stderr, again.stderr
+    assert not (tmp_path / "store").exists() and len(optuna.load_study(study_name="tiny", storage=url).trials) == 4
 
 
 STATUS_COLUMNS = [
