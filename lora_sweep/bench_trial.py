@@ -175,14 +175,15 @@ def _run_trainer(cfg, prepared, s: Settings) -> dict:
 
 
 def _hf_dataset(split, datasets):
+    input_ids, token_type_ids = split.as_lists()
     columns = {
-        "input_ids": split.input_ids,
-        "attention_mask": [[1] * len(ids) for ids in split.input_ids],
+        "input_ids": input_ids,
+        "attention_mask": [[1] * len(ids) for ids in input_ids],
         "labels": split.labels.tolist(),
         "length": split.lengths.tolist(),  # read by Trainer's length-grouped sampler
     }
-    if split.token_type_ids is not None:
-        columns["token_type_ids"] = split.token_type_ids
+    if token_type_ids is not None:
+        columns["token_type_ids"] = token_type_ids
     return datasets.Dataset.from_dict(columns)
 
 

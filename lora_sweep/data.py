@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # imported where used: a Ray worker given prepared data never
 
 GLUE_DIR_ENV = "GLUE_DIR"
 HUB_DATASET = "nyu-mll/glue"
-_CACHE_FORMAT = "v1"  # bump when the on-disk cache layout changes
+_CACHE_FORMAT = "v2"  # bump when the on-disk cache layout changes (v2: offsets, int8 token types)
 
 
 class GlueDataError(ValueError):
@@ -187,18 +187,63 @@ def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.D
 
 @dataclass(frozen=True)
 class TokenizedSplit:
-    """Unpadded token ids of one split; labels are int64 class ids or float32 scores."""
+    """Unpadded token ids of one split, flat: example i is input_ids[offsets[i] : offsets[i + 1]].
 
-    input_ids: list[list[int]]
-    token_type_ids: list[list[int]] | None
-    labels: np.ndarray
+    One representation for memory, the on-disk cache and Ray's object store. Flat arrays travel as a few
+    buffers that trials on one node map zero-copy from the store (lists of lists would become a Python int
+    object per token in every trial process). The arrays may be read-only (mapped): nothing writes to them.
+    """
+
+    input_ids: np.ndarray  # int32, every example's ids end to end
+    offsets: np.ndarray  # int64, n + 1 bounds from 0 to len(input_ids)
+    token_type_ids: np.ndarray | None  # int8 (segment ids are tiny), aligned with input_ids; None for RoBERTa-style
+    labels: np.ndarray  # int64 class ids or float32 scores, one per example
+
+    def __post_init__(self) -> None:
+        ids, offsets = self.input_ids, self.offsets
+        problem = ""
+        if ids.ndim != 1 or offsets.ndim != 1 or offsets.dtype != np.int64 or len(offsets) == 0:
+            problem = "input_ids and offsets must be 1-D, offsets int64 with at least one bound"
+        elif offsets[0] != 0 or offsets[-1] != len(ids) or (np.diff(offsets) < 0).any():
+            problem = f"offsets must rise from 0 to len(input_ids)={len(ids)}"
+        elif len(self.labels) != len(offsets) - 1:
+            problem = f"{len(self.labels)} labels for {len(offsets) - 1} examples"
+        elif self.token_type_ids is not None and self.token_type_ids.shape != ids.shape:
+            problem = f"token_type_ids hold {len(self.token_type_ids)} values for {len(ids)} input ids"
+        if problem:
+            raise ValueError(f"tokenized split: {problem}")
+
+    @classmethod
+    def from_lists(
+        cls, input_ids: list[list[int]], token_type_ids: list[list[int]] | None, labels: np.ndarray
+    ) -> TokenizedSplit:
+        """From per-example lists, as a tokenizer returns them."""
+        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
+        offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])
+        tti = None if token_type_ids is None else _flat(token_type_ids, np.int8, "token_type_ids")
+        return cls(_flat(input_ids, np.int32, "input_ids"), offsets, tti, np.asarray(labels))
 
     def __len__(self) -> int:
-        return len(self.input_ids)
+        return len(self.offsets) - 1
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self))
+        return np.diff(self.offsets)
+
+    def as_lists(self) -> tuple[list[list[int]], list[list[int]] | None]:
+        """(input ids, token type ids or None) per example, as lists (for libraries that take them so)."""
+        bounds = self.offsets[1:-1]
+        ids = [a.tolist() for a in np.split(self.input_ids, bounds)] if len(self) else []
+        if self.token_type_ids is None:
+            return ids, None
+        return ids, [a.tolist() for a in np.split(self.token_type_ids, bounds)] if len(self) else []
+
+
+def _flat(seqs: list[list[int]], dtype: type, name: str) -> np.ndarray:
+    try:
+        return np.fromiter(itertools.chain.from_iterable(seqs), dtype=dtype)
+    except OverflowError:
+        raise ValueError(f"tokenized split: a value in {name} does not fit {np.dtype(dtype).name}") from None
 
 
 def _columns(split: datasets.Dataset, task: GlueTask) -> tuple[list[list[str]], np.ndarray]:
@@ -230,7 +275,7 @@ def tokenize_split(split: datasets.Dataset, tokenizer, task: GlueTask, max_lengt
     texts, labels = _columns(split, task)
     enc = tokenizer(*texts, truncation=True, max_length=max_length, padding=False)
     token_type_ids = enc.get("token_type_ids")  # absent for RoBERTa-style tokenizers
-    return TokenizedSplit(enc["input_ids"], token_type_ids, labels)
+    return TokenizedSplit.from_lists(enc["input_ids"], token_type_ids, labels)
 
 
 # In-process cache, shared by trials that run in the same worker process; see clear_tokenization_cache.
@@ -242,14 +287,10 @@ def clear_tokenization_cache() -> None:
     _MEMORY_CACHE.clear()
 
 
-def _flat(seqs: list[list[int]]) -> np.ndarray:
-    return np.fromiter(itertools.chain.from_iterable(seqs), dtype=np.int32)
-
-
 def _save(path: Path, split: TokenizedSplit) -> None:
-    arrays = {"lengths": split.lengths, "input_ids": _flat(split.input_ids), "labels": split.labels}
+    arrays = {"input_ids": split.input_ids, "offsets": split.offsets, "labels": split.labels}
     if split.token_type_ids is not None:
-        arrays["token_type_ids"] = _flat(split.token_type_ids)
+        arrays["token_type_ids"] = split.token_type_ids
     # Temp file and rename (atomic_write): readers on other nodes never see half a file.
     atomic_write(path, lambda tmp: _savez(tmp, arrays))
 
@@ -262,14 +303,8 @@ def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
 
 def _load(path: Path) -> TokenizedSplit:
     with np.load(path, allow_pickle=False) as arrays:
-        bounds = np.concatenate([[0], np.cumsum(arrays["lengths"])]).tolist()
-
-        def unflatten(name: str) -> list[list[int]]:
-            flat = arrays[name].tolist()
-            return [flat[a:b] for a, b in itertools.pairwise(bounds)]
-
-        tti = unflatten("token_type_ids") if "token_type_ids" in arrays.files else None
-        return TokenizedSplit(unflatten("input_ids"), tti, arrays["labels"])
+        tti = arrays["token_type_ids"] if "token_type_ids" in arrays.files else None
+        return TokenizedSplit(arrays["input_ids"], arrays["offsets"], tti, arrays["labels"])
 
 
 def tokenize_splits(
@@ -343,23 +378,28 @@ def length_group_batches(n_examples: int, batch_size: int) -> int:
 def collate(
     split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pad_to: int | None = None
 ) -> dict[str, torch.Tensor]:
-    """Right-pad the chosen examples to their longest (or to pad_to) with an attention mask."""
-    seqs = [split.input_ids[i] for i in indices]
-    width = max(len(s) for s in seqs) if pad_to is None else pad_to
-    if width < max(len(s) for s in seqs):
-        raise ValueError(f"pad_to_max={pad_to} is shorter than a sequence of {max(len(s) for s in seqs)} tokens")
-    input_ids = np.full((len(seqs), width), pad_token_id, dtype=np.int64)
-    attention_mask = np.zeros((len(seqs), width), dtype=np.int64)
-    for row, seq in enumerate(seqs):
-        input_ids[row, : len(seq)] = seq
-        attention_mask[row, : len(seq)] = 1
-    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+    """Right-pad the chosen examples to their longest (or to pad_to) with an attention mask.
+
+    Gathers straight from the flat arrays: one index array for the whole batch, no per-example objects.
+    """
+    indices = np.asarray(indices)
+    starts = split.offsets[indices]
+    lengths = split.offsets[indices + 1] - starts
+    longest = int(lengths.max())
+    width = longest if pad_to is None else pad_to
+    if width < longest:
+        raise ValueError(f"pad_to_max={pad_to} is shorter than a sequence of {longest} tokens")
+    columns = np.arange(width)
+    mask = columns < lengths[:, None]  # (batch, width): where the tokens go
+    source = (starts[:, None] + columns)[mask]  # their places in the flat arrays, row by row
+    input_ids = np.full(mask.shape, pad_token_id, dtype=np.int64)
+    input_ids[mask] = split.input_ids[source]
+    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}
     if split.token_type_ids is not None:
-        token_type_ids = np.zeros((len(seqs), width), dtype=np.int64)
-        for row, i in enumerate(indices):
-            token_type_ids[row, : len(split.token_type_ids[i])] = split.token_type_ids[i]
+        token_type_ids = np.zeros(mask.shape, dtype=np.int64)
+        token_type_ids[mask] = split.token_type_ids[source]
         batch["token_type_ids"] = torch.from_numpy(token_type_ids)
-    batch["labels"] = torch.from_numpy(split.labels[np.asarray(indices)].copy())
+    batch["labels"] = torch.from_numpy(split.labels[indices])  # fancy indexing copies: writable, unshared
     return batch
 
 

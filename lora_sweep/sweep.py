@@ -27,7 +27,7 @@ from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
 from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
-from lora_sweep.trial import run_trial
+from lora_sweep.trial import run_trial, share_data
 
 ASHA_STATE = "fair_asha.json"  # Fair ASHA's rungs, kept beside the tables so --resume continues the race
 
@@ -434,7 +434,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
         sources = data_sources(configs, prepared)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=prepared, sources=sources), _resources)
+        shared = share_data(prepared)  # one object per dataset in Ray's store, its arrays read zero-copy
+        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=shared, sources=sources), _resources)
         clean = redact.scrubber(spec.record_paths)
         callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [], clean)
         experiment = os.path.join(storage_path(spec), spec.name)

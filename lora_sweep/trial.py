@@ -113,10 +113,22 @@ def load_checkpoint(folder: str) -> dict:
     return state
 
 
+def share_data(prepared: dict) -> dict:
+    """data_key -> ObjectRef of its TrialData: one object-store object per dataset, so a node fetches only the
+    data its trials use, and every trial on that node maps the data's flat arrays zero-copy."""
+    return {key: ray.put(value) for key, value in prepared.items()}
+
+
+def shared_data(prepared: dict | None, key: tuple) -> TrialData | None:
+    """The TrialData under `key` in run_trial's `prepared`, fetched from the object store when shared there."""
+    data = (prepared or {}).get(key)
+    return ray.get(data) if isinstance(data, ray.ObjectRef) else data
+
+
 def run_trial(config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None) -> None:
     """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.seeds).
 
-    `prepared` maps data_key(cfg) -> TrialData, shared through Ray's object store; `sources` maps the same keys
+    `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data); `sources` maps the same keys
     to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
     train.train_epochs (tests/standin.py measures the sweep machinery with a stand-in that does not train).
     """
@@ -125,7 +137,7 @@ def run_trial(config: dict, prepared: dict | None = None, sources: dict | None =
     seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()
     states = SeedStates(seeds, last_epoch=cfg.epochs)
-    data: TrialData | None = (prepared or {}).get(data_key(cfg))
+    data = shared_data(prepared, data_key(cfg))
     used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the models have loaded
 
     def report(row: dict) -> None:

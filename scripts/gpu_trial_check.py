@@ -22,7 +22,7 @@ def synthetic_split(n: int, length: int, seed: int) -> data.TokenizedSplit:
     rng = np.random.default_rng(seed)
     lengths = rng.integers(length // 2, length + 1, size=n)
     ids = [[0, *rng.integers(5, 50_000, size=k - 2).tolist(), 2] for k in lengths]
-    return data.TokenizedSplit(input_ids=ids, token_type_ids=None, labels=rng.integers(0, 2, size=n))
+    return data.TokenizedSplit.from_lists(ids, None, rng.integers(0, 2, size=n))
 
 
 def main(samples: int = 4096, length: int = 128) -> int:

@@ -224,8 +224,10 @@ def test_tokenize_truncates_without_padding(tokenizer, mrpc_small):
     lengths = out.lengths
     assert lengths.max() == 16 and lengths.min() < 16 and len(set(lengths.tolist())) > 3
     assert out.labels.dtype == np.int64 and out.labels.tolist() == [i % 2 for i in range(40)]
-    assert out.token_type_ids is not None and set(out.token_type_ids[0]) == {0, 1}  # a sentence pair
-    assert out.input_ids[0][0] == tokenizer.cls_token_id and tokenizer.pad_token_id not in out.input_ids[0]
+    ids, token_types = out.as_lists()
+    assert token_types is not None and set(token_types[0]) == {0, 1}  # a sentence pair
+    assert ids[0][0] == tokenizer.cls_token_id and tokenizer.pad_token_id not in ids[0]
+    assert out.input_ids.dtype == np.int32 and out.token_type_ids.dtype == np.int8
 
 
 def test_in_process_cache_hit(tokenizer, mrpc_small, counted_calls):
@@ -248,8 +250,8 @@ def test_disk_cache_hit_after_clearing_memory(tokenizer, mrpc_small, counted_cal
     second = data.tokenize_splits(splits, tokenizer, task, 32, cache_dir=cache)
     assert len(counted_calls) == 2
     for name in first:
-        assert second[name].input_ids == first[name].input_ids
-        assert second[name].token_type_ids == first[name].token_type_ids
+        for field in ("input_ids", "offsets", "token_type_ids"):
+            np.testing.assert_array_equal(getattr(second[name], field), getattr(first[name], field))
         np.testing.assert_array_equal(second[name].labels, first[name].labels)
         assert second[name].labels.dtype == np.int64
 
@@ -257,11 +259,15 @@ def test_disk_cache_hit_after_clearing_memory(tokenizer, mrpc_small, counted_cal
 def test_corrupt_cache_file_is_rebuilt(tokenizer, mrpc_small, counted_calls, tmp_path):
     task, splits = mrpc_small
     data.tokenize_splits(splits, tokenizer, task, 32, cache_dir=tmp_path / "c")
-    for path in (tmp_path / "c").glob("*.npz"):
-        path.write_bytes(b"not a zip")
+    unreadable, inconsistent = sorted((tmp_path / "c").glob("*.npz"))
+    unreadable.write_bytes(b"not a zip")
+    with np.load(inconsistent) as arrays:  # a readable file whose offsets do not match its ids
+        broken = {**arrays, "offsets": arrays["offsets"][:-1]}
+    with open(inconsistent, "wb") as handle:
+        np.savez(handle, **broken)
     data.clear_tokenization_cache()
     again = data.tokenize_splits(splits, tokenizer, task, 32, cache_dir=tmp_path / "c")
-    assert len(counted_calls) == 4 and len(again["train"]) == 40
+    assert len(counted_calls) == 4 and len(again["train"]) == 40 and len(again["validation"]) == 10
 
 
 def test_cache_key_follows_content_and_settings(tokenizer, mrpc_small):
@@ -287,10 +293,81 @@ def test_regression_labels_stay_float(tokenizer, tmp_path):
 # ---------------------------------------------------------------- dynamic padding
 
 
+def _list_collate(ids, tti, labels, indices, pad_token_id, pad_to=None):
+    """collate as it was when splits were lists of lists (before the flat arrays): the reference."""
+    seqs = [ids[i] for i in indices]
+    width = max(len(s) for s in seqs) if pad_to is None else pad_to
+    input_ids = np.full((len(seqs), width), pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        input_ids[row, : len(seq)] = seq
+        attention_mask[row, : len(seq)] = 1
+    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+    if tti is not None:
+        token_type_ids = np.zeros((len(seqs), width), dtype=np.int64)
+        for row, i in enumerate(indices):
+            token_type_ids[row, : len(tti[i])] = tti[i]
+        batch["token_type_ids"] = torch.from_numpy(token_type_ids)
+    batch["labels"] = torch.from_numpy(labels[np.asarray(indices)].copy())
+    return batch
+
+
+@pytest.mark.parametrize("pairs", [True, False])
+def test_flat_batches_equal_the_list_batches(pairs):
+    """Same batches, bit for bit, as from lists of lists, with arrays read-only as when mapped from Ray's store."""
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(1, 60, 300)
+    ids = [rng.integers(0, 30_522, n).tolist() for n in lengths]
+    tti = [sorted(rng.integers(0, 2, n).tolist()) for n in lengths] if pairs else None
+    labels = rng.integers(0, 3, 300)
+    split = data.TokenizedSplit.from_lists(ids, tti, labels)
+    for array in (split.input_ids, split.offsets, split.token_type_ids, split.labels):
+        if array is not None:
+            array.setflags(write=False)
+    settings = [
+        dict(shuffle=False, seed=0),
+        dict(shuffle=True, seed=3),
+        dict(shuffle=True, seed=4, sort_by_length=True, group_batches=3),
+        dict(shuffle=False, seed=0, sort_by_length=True, pad_to_max=64),
+    ]
+    for kwargs in settings:
+        pad_to = kwargs.pop("pad_to_max", None)
+        batches = list(data.make_batches(split, 16, 5, pad_to_max=pad_to, **kwargs))
+        expected = [_list_collate(ids, tti, labels, i, 5, pad_to) for i in data.batch_indices(lengths, 16, **kwargs)]
+        assert len(batches) == len(expected) == 19
+        for got, want in zip(batches, expected, strict=True):
+            assert got.keys() == want.keys()
+            for key in want:
+                assert got[key].dtype == want[key].dtype and torch.equal(got[key], want[key]), (kwargs, key)
+
+
+def test_flat_split_round_trip_and_checks():
+    ids, tti = [[101, 7, 102], [101, 102], [101, 9, 9, 9, 102]], [[0, 0, 0], [0, 1], [0, 0, 1, 1, 1]]
+    split = data.TokenizedSplit.from_lists(ids, tti, np.array([1, 0, 1]))
+    assert split.as_lists() == (ids, tti) and split.lengths.tolist() == [3, 2, 5] and len(split) == 3
+    assert split.offsets.tolist() == [0, 3, 5, 10] and split.input_ids.dtype == np.int32
+    assert data.TokenizedSplit.from_lists(ids, None, np.zeros(3)).as_lists() == (ids, None)
+    empty = data.TokenizedSplit.from_lists([], None, np.zeros(0))
+    assert len(empty) == 0 and empty.as_lists() == ([], None)
+    flat, offsets = split.input_ids, split.offsets
+    bad = {
+        "offsets must rise from 0": (flat, offsets[:-1], None, np.zeros(2)),
+        "offsets must rise": (flat, np.array([0, 6, 5, 10]), None, np.zeros(3)),
+        "2 labels for 3 examples": (flat, offsets, None, np.zeros(2)),
+        "token_type_ids hold 3 values": (flat, offsets, np.zeros(3, np.int8), np.zeros(3)),
+        "offsets int64": (flat, offsets.astype(np.int32), None, np.zeros(3)),
+    }
+    for message, args in bad.items():
+        with pytest.raises(ValueError, match=message):
+            data.TokenizedSplit(*args)
+    with pytest.raises(ValueError, match="a value in token_type_ids does not fit int8"):
+        data.TokenizedSplit.from_lists(ids, [[0, 0, 300], [0, 1], [0] * 5], np.zeros(3))
+
+
 def _split(lengths, with_tti=True):
     ids = [[100 + i] * n for i, n in enumerate(lengths)]
     tti = [[1] * n for n in lengths] if with_tti else None
-    return data.TokenizedSplit(ids, tti, np.arange(len(lengths), dtype=np.int64))
+    return data.TokenizedSplit.from_lists(ids, tti, np.arange(len(lengths), dtype=np.int64))
 
 
 def test_each_batch_padded_to_its_own_longest():
