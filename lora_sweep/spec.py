@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from lora_sweep import limits
+from lora_sweep import limits, tracking
 from lora_sweep.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
 from lora_sweep.tasks import TASKS, get_task
 
@@ -30,6 +30,7 @@ TOP_KEYS = (
     "storage",
     "max_failures",
     "record_paths",
+    "tracking",
 )
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials", "storage")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
@@ -132,6 +133,7 @@ class SweepSpec:
     auth: str | None  # "disabled" allows RAY_AUTH_MODE=disabled for a local instance (ray_ports.check_local_auth)
     storage: str
     max_failures: int
+    tracking: dict | None  # {"mlflow": tracking URI, "experiment": name} (tracking.py)
     record_paths: bool  # absolute paths of this machine kept in the results folder (redact.portable otherwise)
     raw: dict  # the spec as run (after --set), saved beside the results
 
@@ -408,6 +410,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     return SweepSpec(
         name=name,
         record_paths=record_paths,
+        tracking=tracking.parse(raw, name, _fail),
         experiments=experiments,
         **search,
         scheduler=parse_scheduler(raw, experiments),

@@ -21,7 +21,18 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
-from lora_sweep import optuna_store, progress, provenance, ray_ports, ray_reaper, redact, results, results_folder, space
+from lora_sweep import (
+    optuna_store,
+    progress,
+    provenance,
+    ray_ports,
+    ray_reaper,
+    redact,
+    results,
+    results_folder,
+    space,
+    tracking,
+)
 from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
@@ -445,7 +456,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             run_config = tune.RunConfig(
                 name=spec.name,
                 storage_path=storage_path(spec),
-                callbacks=[callback],
+                callbacks=[callback, *tracking.callbacks(spec.tracking)],
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),

@@ -97,6 +97,15 @@ BAD = [
     ("dashboard_port", spec("ray: {dashboard_port: 70000}\n"), [], "ray.dashboard_port", "must be a port"),
     ("sampler_seed_negative", spec("search: {sampler_seed: -1}\n"), [], "search.sampler_seed", "must be >= 0"),
     (
+        "tracking_password",
+        spec("tracking: {mlflow: 'http://me:secret@mlflow:5000'}\n"),
+        [],
+        "tracking.mlflow",
+        "holds a password",
+    ),
+    ("tracking_unknown", spec("tracking: {mlflow: 'sqlite:///m.db', wandb: x}\n"), [], "tracking.wandb", "unknown key"),
+    ("tracking_no_uri", spec("tracking: {experiment: x}\n"), [], "tracking.mlflow", "must be an MLflow tracking URI"),
+    (
         "optuna_storage_password",
         spec("search: {algorithm: optuna, storage: 'postgresql://me:secret@db/optuna'}\n"),
         [],

@@ -62,6 +62,7 @@ def world(tmp_path_factory):
 
 def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     model, glue = world
+    mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     spec = write_spec(
         tmp_path / "s.yaml",
         model,
@@ -70,6 +71,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
             {"method": "full", "learning_rate": {"grid": [1e-3, 1e-6]}},
             {"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3},
         ],
+        tracking={"mlflow": mlflow_uri, "experiment": "tiny-mlflow"},
     )
     done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -102,6 +104,29 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
         f"{model.name}-sst2-{s}" for s in ("full", "full", "lora-r2", "lora-r4")
     ]
     assert all(len(f) <= 80 for f in folders), folders
+    _check_mlflow(mlflow_uri, trials, epochs)
+
+
+def _check_mlflow(uri: str, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
+    """The tracking section: one MLflow run per trial (named like its folder) with its settings, and its score
+    at every epoch it ran (one seed here, so the score is that seed's accuracy)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("tiny-mlflow")
+    runs = {run.info.run_name.split("_")[1]: run for run in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == sorted(t.split("_")[1] for t in trials["trial_id"])
+    for _, trial in trials.iterrows():
+        run = runs[trial["trial_id"].split("_")[1]]
+        assert run.info.status == "FINISHED"
+        params = run.data.params
+        assert (
+            params["trial/method"] == trial["method"] and float(params["trial/learning_rate"]) == trial["learning_rate"]
+        )
+        history = client.get_metric_history(run.info.run_id, "score")
+        mine = epochs[epochs["trial_id"] == trial["trial_id"]].sort_values("epoch")
+        assert [m.value for m in history] == mine["eval_accuracy"].tolist()
+        assert len(history) == trial["epochs_run"]
 
 
 def test_optuna_sweep_runs_each_arm_and_keeps_its_study_in_sqlite(world, tmp_path):
