@@ -10,8 +10,6 @@ configuration's. Scores here are in percent (points), like every table.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 # The sweep's settings columns (lora_sweep.results.CONFIG_COLUMNS) without the seed: this package
@@ -45,32 +43,32 @@ def with_config_ids(trials: pd.DataFrame, searched=()) -> pd.DataFrame:
 
 
 def _one_row_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
-    """A seed written twice in one configuration (a re-run trial) counts once: the row that ran furthest."""
-    if "seed" not in rows or not rows["seed"].duplicated().any():
+    """A seed written twice in one configuration (a re-run trial) counts once: the row that ran furthest
+    (the last written among equals). Works on many configurations at once (by `config`)."""
+    if "seed" not in rows:
         return rows
     ordered = rows.assign(_run=rows["epochs_run"].fillna(-1)).sort_values("_run", kind="stable")
-    return ordered.drop_duplicates(subset="seed", keep="last").drop(columns="_run").sort_index()
+    return ordered.drop_duplicates(subset=["config", "seed"], keep="last").drop(columns="_run").sort_index()
 
 
-def _summary(rows: pd.DataFrame, mode: str) -> dict:
-    """One configuration's statistic over its seeds; NaN score when it is not ranked."""
-    finished = not rows["status"].isin(NOT_FINISHED).any()
-    seeds = _one_row_per_seed(rows)
-    scored = seeds[seeds["best_metric"].notna()] if finished else seeds.iloc[:0]
-    values = scored["best_metric"] * 100
-    n = len(values)
-    best_single = (values.max() if mode == "max" else values.min()) if n else math.nan
-    return {
-        "score": values.median() if n else math.nan,
-        # One seed has no spread: min and max stay empty rather than repeat the score.
-        "min": values.min() if n > 1 else math.nan,
-        "max": values.max() if n > 1 else math.nan,
-        "n_seeds": n,
-        "best_epoch": scored["best_epoch"].median() if n else math.nan,
-        "best_single_seed": best_single,
-        "n_runs": len(rows),
-        "finished": finished,
-    }
+def _summaries(ided: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Per configuration (index: config id) its statistic over its seeds; NaN score when it is not ranked.
+    Grouped column operations, not a loop over configurations: a 10,000-trial sweep summarises in a second."""
+    by_config = ided.groupby("config", sort=True)
+    out = pd.DataFrame({"n_runs": by_config.size()})
+    out["finished"] = ~ided["status"].isin(NOT_FINISHED).groupby(ided["config"]).any()
+    seeds = _one_row_per_seed(ided)
+    scored = seeds[seeds["best_metric"].notna() & seeds["config"].map(out["finished"])]
+    values = (scored["best_metric"] * 100).groupby(scored["config"])
+    out["n_seeds"] = values.count().reindex(out.index, fill_value=0)
+    out["score"] = values.median().reindex(out.index)
+    low, high = values.min().reindex(out.index), values.max().reindex(out.index)
+    # One seed has no spread: min and max stay empty rather than repeat the score.
+    out["min"] = low.where(out["n_seeds"] > 1)
+    out["max"] = high.where(out["n_seeds"] > 1)
+    out["best_epoch"] = scored["best_epoch"].groupby(scored["config"]).median().reindex(out.index)
+    out["best_single_seed"] = high if mode == "max" else low
+    return out
 
 
 def configurations(trials: pd.DataFrame, mode: str = "max", searched=()) -> pd.DataFrame:
@@ -82,12 +80,11 @@ def configurations(trials: pd.DataFrame, mode: str = "max", searched=()) -> pd.D
     if trials.empty:
         return pd.DataFrame(columns=keep).astype({"finished": bool, "ranked": bool})
     ided = with_config_ids(trials, searched)
-    rows = []
-    for config, group in ided.groupby("config", sort=True):
-        first = group.iloc[0]
-        rows.append({"config": config, **{c: first[c] for c in columns}, "metric": first.get("metric", "")})
-        rows[-1].update(_summary(group, mode))
-    table = pd.DataFrame(rows)
+    if "metric" not in ided:
+        ided["metric"] = ""
+    first = ided.drop_duplicates("config").set_index("config").sort_index()[[*columns, "metric"]]
+    table = first.join(_summaries(ided, mode)).reset_index()
+    table["n_seeds"] = table["n_seeds"].astype(int)
     table["ranked"] = table["score"].notna()
     return table[keep]
 

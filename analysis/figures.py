@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -168,37 +169,38 @@ def _curve(epochs: pd.DataFrame, row) -> pd.DataFrame:
 
 def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max", searched=()) -> go.Figure | None:
     """Dev metric (%) per epoch of every seed of the best configuration (by its median over seeds) per
-    variant; seeds of other configurations stopped by ASHA dashed grey."""
+    variant; every seed of the other configurations stopped by ASHA as thin grey dashes, ending in an x.
+
+    The stopped ones are drawn together, one WebGL trace of lines and one of end points per task however many
+    there are (curves separated by gaps), so a 10,000-trial sweep still opens in a browser in seconds."""
     if epochs.empty or trials.empty:
         return None
     ided = with_config_ids(trials, searched)
     best = best_configurations(configurations(trials, mode, searched), VARIANT, mode)
     is_best = ided["config"].isin(best["config"])
     stopped = ided[(ided["status"] == "early_stopped") & ~is_best]
-    shown = pd.concat([ided[is_best].assign(_best=True), stopped.assign(_best=False)], ignore_index=True)
-    shown = shown[shown["trial_id"].isin(epochs["trial_id"])]
-    if shown.empty:
+    stopped = stopped[stopped["trial_id"].isin(epochs["trial_id"])]
+    shown = ided[is_best & ided["trial_id"].isin(epochs["trial_id"])]
+    if shown.empty and stopped.empty:
         return None
-    tasks = _tasks(shown)
+    tasks = _tasks(pd.concat([shown, stopped]))
     cols = min(3, len(tasks))
     fig = _panels(tasks, cols)
-    asha_legend, legend = False, set()
+    legend: set[str] = set()
+    asha_legend = False
     for i, task in enumerate(tasks):
+        asha_legend = _stopped_curves(fig, stopped[stopped["task"] == task], epochs, _cell(i, cols), asha_legend)
         for _, trial in shown[shown["task"] == task].iterrows():
             curve = _curve(epochs, trial)
             if trial["metric"] not in curve:
                 continue
             is_stopped = trial["status"] == "early_stopped"
             name = f"{trial['model']} {variant_name(trial)}"
-            if trial["_best"]:  # one legend entry per variant for all its best configuration's seeds
-                style = {"line": {"dash": "dash" if is_stopped else "solid"}, "legendgroup": name, "name": name,
-                         "showlegend": name not in legend}  # fmt: skip
-                style["name"] += f" ({ASHA_LABEL})" if is_stopped else ""
-                legend.add(name)
-            else:  # one legend entry for all the trials ASHA stopped
-                style = {"line": {"dash": "dash", "color": "rgba(120,120,120,0.45)", "width": 1},
-                         "legendgroup": "asha", "name": ASHA_LABEL, "showlegend": not asha_legend}  # fmt: skip
-                asha_legend = True
+            # one legend entry per variant for all its best configuration's seeds
+            label = name + (f" ({ASHA_LABEL})" if is_stopped else "")
+            style = {"line": {"dash": "dash" if is_stopped else "solid"}, "legendgroup": name, "name": label,
+                     "showlegend": name not in legend}  # fmt: skip
+            legend.add(name)
             symbols = ["circle"] * (len(curve) - 1) + ["x" if is_stopped else "circle"]
             fig.add_trace(
                 go.Scatter(
@@ -212,9 +214,92 @@ def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="dev metric (%)")
     fig.update_layout(
-        title=f"Learning curves: every seed of the best configuration per variant (dashed, x: {ASHA_LABEL})"
+        title=f"Learning curves: every seed of the best configuration per variant (grey dashes, x: {ASHA_LABEL})"
     )
     return fig
+
+
+STOPPED_CURVES_DRAWN = 300  # per task; past this, the stopped seeds are drawn as one band (every one counted)
+
+
+def _stopped_curves(fig: go.Figure, stopped: pd.DataFrame, epochs: pd.DataFrame, cell: dict, legend: bool) -> bool:
+    """Every stopped seed's curve in one gapped WebGL line trace, its last epoch in one marker trace; past
+    STOPPED_CURVES_DRAWN curves, their spread per epoch instead (_stopped_band)."""
+    if stopped.empty:
+        return legend
+    by_seed = "seed" in epochs and epochs["seed"].notna().any() and "seed" in stopped
+    keys = ["trial_id", "seed"] if by_seed else ["trial_id"]
+    columns = dict.fromkeys([*keys, "metric", "model", "method", "r", "learning_rate", "seed"])
+    info = stopped[list(columns)].drop_duplicates(keys)
+    if not by_seed:
+        info = info.rename(columns={"seed": "_seed"})
+    rows = info.merge(epochs, on=keys).sort_values([*keys, "epoch"], kind="stable")
+    rows = rows[rows["metric"].isin(rows.columns)]
+    if rows.empty:
+        return legend
+    y = np.full(len(rows), np.nan)
+    for metric in rows["metric"].unique():  # one per task, normally
+        mask = (rows["metric"] == metric).to_numpy()
+        y[mask] = rows.loc[mask, metric].to_numpy(dtype=float) * 100
+    group = rows.groupby(keys, sort=False).ngroup().to_numpy()
+    if group.max() + 1 > STOPPED_CURVES_DRAWN:
+        _stopped_band(fig, rows.assign(_y=y), keys, cell, legend)
+        return True
+    where = np.arange(len(rows)) + group  # one gap (NaN) after each curve
+    x_all, y_all = np.full(len(rows) + group.max() + 1, np.nan), np.full(len(rows) + group.max() + 1, np.nan)
+    x_all[where], y_all[where] = rows["epoch"].to_numpy(dtype=float), y
+    grey = {"color": "rgba(120,120,120,0.45)"}
+    # float32 halves the arrays plotly embeds (base64): an epoch and a score in % need no more.
+    x_all, y_all = x_all.astype(np.float32), np.round(y_all, 2).astype(np.float32)
+    fig.add_trace(
+        go.Scattergl(x=x_all, y=y_all, mode="lines", line={"dash": "dash", "width": 1, **grey},
+                     legendgroup="asha", name=ASHA_LABEL, showlegend=not legend, hoverinfo="skip"),
+        **cell,
+    )  # fmt: skip
+    ends = rows.assign(_y=y).groupby(keys, sort=False).tail(1)
+    seed_column = "seed" if by_seed else "_seed"
+    text = [
+        f"{variant_name(row)} lr={row['learning_rate']:.2g} seed={row[seed_column]:g}"
+        for row in ends[["model", "method", "r", "learning_rate", seed_column]].to_dict("records")
+    ]
+    fig.add_trace(
+        go.Scattergl(x=ends["epoch"].to_numpy(dtype=np.float32), y=ends["_y"].round(2).to_numpy(dtype=np.float32),
+                     mode="markers", marker={"symbol": "x", "size": 7, **grey}, legendgroup="asha", name=ASHA_LABEL,
+                     showlegend=False, hovertext=text, hoverinfo="text+y"),
+        **cell,
+    )  # fmt: skip
+    return True
+
+
+def _stopped_band(fig: go.Figure, rows: pd.DataFrame, keys: list[str], cell: dict, legend: bool) -> None:
+    """Many stopped seeds: per epoch the min-max band and median of their scores (_y), and per stop epoch an x
+    at the median last score with how many seeds ASHA stopped there. A few points, however large the sweep."""
+    per_epoch = rows.groupby("epoch")["_y"].agg(["min", "median", "max", "count"]).reset_index()
+    grey, epochs = "rgba(120,120,120,0.45)", per_epoch["epoch"].tolist()
+    band = {"mode": "lines", "line": {"width": 0}, "legendgroup": "asha", "showlegend": False, "hoverinfo": "skip"}
+    fig.add_trace(go.Scatter(x=epochs, y=per_epoch["max"].round(2), name=ASHA_LABEL, **band), **cell)
+    fig.add_trace(
+        go.Scatter(x=epochs, y=per_epoch["min"].round(2), fill="tonexty", fillcolor="rgba(120,120,120,0.15)",
+                   name=ASHA_LABEL, **band),
+        **cell,
+    )  # fmt: skip
+    stats = per_epoch[["epoch", "median", "min", "max", "count"]].itertuples(index=False)
+    text = [f"{n} stopped seeds at epoch {e}: median {m:.2f}, range {lo:.2f}-{hi:.2f}" for e, m, lo, hi, n in stats]
+    fig.add_trace(
+        go.Scatter(x=epochs, y=per_epoch["median"].round(2), mode="lines", line={"dash": "dash", "color": grey},
+                   legendgroup="asha", name=f"{ASHA_LABEL} (median, band min-max)", showlegend=not legend,
+                   hovertext=text, hoverinfo="text"),
+        **cell,
+    )  # fmt: skip
+    ends = rows.groupby(keys, sort=False).tail(1).groupby("epoch")["_y"].agg(["median", "count"]).reset_index()
+    ended = [f"{n} seeds stopped after epoch {e}" for e, n in ends[["epoch", "count"]].itertuples(index=False)]
+    fig.add_trace(
+        go.Scatter(x=ends["epoch"], y=ends["median"].round(2), mode="markers", marker={"symbol": "x", "size": 9,
+                   "color": grey}, legendgroup="asha", name=ASHA_LABEL, showlegend=False,
+                   hovertext=ended,
+                   hoverinfo="text"),
+        **cell,
+    )  # fmt: skip
 
 
 def _log_axis(values: pd.Series, spec: dict) -> bool:
@@ -225,9 +310,24 @@ def _log_axis(values: pd.Series, spec: dict) -> bool:
     return bool(numbers.notna().all() and (numbers > 0).all() and numbers.max() >= 10 * numbers.min())
 
 
+VALUES_DRAWN = 50  # per study and setting; past this, the best configuration per bin of values is drawn
+
+
+def _binned(configs: pd.DataFrame, setting: str, log: bool) -> pd.Series | None:
+    """Bins (VALUES_DRAWN per study, log-spaced on a log axis) for a numeric setting with more distinct values
+    than that in some study (a long search over a continuous setting); None when every value can be drawn."""
+    values = pd.to_numeric(configs[setting], errors="coerce")
+    if values.isna().any() or configs.groupby("study")[setting].nunique().max() <= VALUES_DRAWN:
+        return None
+    scale = np.log10(values) if log else values
+    return pd.cut(scale, VALUES_DRAWN, labels=False)
+
+
 def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max") -> go.Figure | None:
     """For every searched setting, per value the best configuration's median over seeds (%), min-max
-    error bars, one line per study."""
+    error bars, one line per study. A setting with more than VALUES_DRAWN values in a study (thousands of
+    Optuna draws) shows the best configuration per bin of values instead: a readable line, and every
+    configuration still competes for its bin."""
     searched = {k: v for k, v in ((sweep or {}).get("searched") or {}).items() if k not in NOT_TUNED}
     searched = {k: v for k, v in searched.items() if k in trials and trials[k].notna().any()}
     if not searched or trials["best_metric"].isna().all():
@@ -237,8 +337,14 @@ def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max")
     cols = min(3, len(settings))
     fig = _panels(settings, cols)
     legend: set[str] = set()
+    binned_any = False
     for i, setting in enumerate(settings):
-        data = best_configurations(configs[configs[setting].notna()], ["study", setting], mode)
+        present = configs[configs[setting].notna()]
+        log = _log_axis(present[setting], searched[setting])
+        bins = _binned(present, setting, log)
+        by = ["study", setting] if bins is None else ["study", "_bin"]
+        data = best_configurations(present if bins is None else present.assign(_bin=bins), by, mode)
+        binned_any |= bins is not None
         for study, group in data.groupby("study", sort=True):
             group = group.sort_values(setting)
             fig.add_trace(
@@ -250,9 +356,10 @@ def search_settings(trials: pd.DataFrame, sweep: dict | None, mode: str = "max")
                 **_cell(i, cols),
             )  # fmt: skip
             legend.add(study)
-        if _log_axis(data[setting], searched[setting]):
+        if log:
             fig.update_xaxes(type="log", **_cell(i, cols))
         fig.update_xaxes(title_text=setting, **_cell(i, cols))
     fig.update_yaxes(title_text=SCORE_AXIS)
-    fig.update_layout(title="Searched settings: per value the best configuration's median over seeds (bars min-max)")
+    per = f"per bin of values (of {VALUES_DRAWN})" if binned_any else "per value"
+    fig.update_layout(title=f"Searched settings: {per} the best configuration's median over seeds (bars min-max)")
     return fig

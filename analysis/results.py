@@ -122,7 +122,8 @@ def missing_notes(trials: pd.DataFrame, sweep: dict | None) -> list[str]:
         detail = ", ".join(f"{c} {s}" for s, c in failed["status"].value_counts().items())
         notes.append(f"{len(failed)} of {n} trials failed ({detail})")
     searched = list(((sweep or {}).get("searched") or {}).keys())
-    unranked = with_config_ids(trials, searched).groupby("config")["status"].agg(lambda s: s.isin(NOT_FINISHED).any())
+    ided = with_config_ids(trials, searched)
+    unranked = ided["status"].isin(NOT_FINISHED).groupby(ided["config"]).any()
     if unranked.any():
         notes.append(
             f"{_count(int(unranked.sum()), 'configuration')} not ranked: some of their seeds are running, pending,"

@@ -28,6 +28,8 @@ def chromium(page: Path, *args: str, size: tuple[int, int] = (WIDTH, HEIGHT)) ->
         command = [
             binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            # WebGL traces (the report's large scatter plots) in software, opted in: our own local page.
+            "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
             f"--window-size={size[0]},{size[1]}", *args, Path(page).resolve().as_uri(),
         ]  # fmt: skip

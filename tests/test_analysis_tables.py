@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis import configs
 from analysis.paper import paper_label, paper_score
 from analysis.tables import (
     EDGE_FLAG,
@@ -318,3 +319,36 @@ def test_analysis_imports_neither_torch_nor_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _reference_configurations(trials, mode, searched):
+    """The statistic written as a loop over configurations (the definition, before it was vectorised)."""
+    ided = configs.with_config_ids(trials, searched)
+    rows = []
+    for config, group in ided.groupby("config", sort=True):
+        finished = not group["status"].isin(configs.NOT_FINISHED).any()
+        seeds = group.assign(_run=group["epochs_run"].fillna(-1)).sort_values("_run", kind="stable")
+        seeds = seeds.drop_duplicates(subset="seed", keep="last")
+        values = (seeds["best_metric"].dropna() * 100) if finished else pd.Series(dtype=float)
+        n = len(values)
+        rows.append({
+            "config": config, "score": values.median() if n else math.nan,
+            "min": values.min() if n > 1 else math.nan, "max": values.max() if n > 1 else math.nan, "n_seeds": n,
+            "best_epoch": seeds.loc[values.index, "best_epoch"].median() if n else math.nan,
+            "best_single_seed": (values.max() if mode == "max" else values.min()) if n else math.nan,
+            "n_runs": len(group), "finished": finished,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_grouped_statistic_equals_the_loop_over_configurations(tmp_path, mode):
+    from tests.data_analysis.scale import large_sweep
+
+    trials = pd.read_parquet(large_sweep(tmp_path, 400, seeds=3) / "trials.parquet")
+    # A re-run seed (written twice), a running seed, a seed without a score.
+    trials = pd.concat([trials, trials.iloc[:4].assign(epochs_run=0, best_metric=0.1)], ignore_index=True)
+    trials.loc[7, "status"], trials.loc[11, "best_metric"] = "running", math.nan
+    got = configs.configurations(trials, mode, ["learning_rate"])
+    want = _reference_configurations(trials, mode, ["learning_rate"])
+    pd.testing.assert_frame_equal(got[want.columns].reset_index(drop=True), want, check_dtype=False)
