@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,18 @@ def test_python_m_lora_sweep_run_refuses_in_one_line(tmp_path, tiny_models, case
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert_refused(done.returncode, lines, expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "spec.yaml"]
+
+
+def test_a_10000_trial_plan_answers_in_seconds(cli, tiny_models):
+    """Issue 16: --dry-run on 9,990 configurations x 3 seeds prints the counts without enumerating slowly."""
+    lora = "{method: lora, r: {grid: [1, 2, 4, 8, 16]}, alpha: {grid: [8, 16, 32]}, "
+    lora += "learning_rate: {loguniform: [1e-5, 1e-2]}}"
+    text = BASE.replace("MODEL", tiny_models["bert"]).replace("STORE", str(cli.store))
+    text = text.replace("  - {method: full}\n  - {method: lora, r: 8}\n", f"  - {lora}\n")
+    text = text.replace("search: {seeds: 1}", "search: {num_samples: 666, seeds: 3, max_trials: 40000}")
+    started = time.perf_counter()
+    code, lines = cli(text=text)
+    print(f"--dry-run of 9,990 configurations: {time.perf_counter() - started:.1f} s")
+    assert code == 0, lines
+    assert lines[0].startswith("sweep pf: 9990 trials (configurations) x 3 seeds = 29970 trainings in 5 studies")
+    assert sum(int(line.split()[1]) for line in lines if line.startswith(tiny_models["bert"])) == 9990
