@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,7 @@ RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", 
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
+LOCAL_FOLDERS = ("save_adapter", "init_adapter")  # trial settings naming a folder: made absolute on the driver
 # Integer settings: a uniform/loguniform distribution would draw floats that every trial then rejects.
 # Settings that name a study (space.study_name): a sampled value would not be known when the studies are planned.
 STUDY_KEYS = ("r", "target_modules")
@@ -220,6 +222,10 @@ def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
     merged.update({k: v for k, v in raw.items() if k not in ("method", "resources")})
     settings = {k: parse_setting(v, f"{where}.{k}") for k, v in merged.items()}
     _check_values(settings, method, where)
+    for key in LOCAL_FOLDERS:
+        if key in settings:  # resolved here, on the driver: a trial runs in Ray's own working folder
+            setting = settings[key]
+            settings[key] = replace(setting, values=tuple(_absolute(v) for v in setting.values))
     own = _section(raw, "resources")
     _check_keys(own, RESOURCE_KEYS, f"{where}.resources")
     res = {**resources, **own}
@@ -228,6 +234,20 @@ def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
     if cpu <= 0 or gpu < 0:
         _fail(f"{where}.resources", f"cpu must be > 0 and gpu >= 0, got cpu={cpu}, gpu={gpu}")
     return Variant(method, settings, cpu, gpu)
+
+
+def _absolute(value):
+    return os.path.abspath(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else value
+
+
+def _check_saved_adapters(experiments, trainings: int) -> None:
+    """train.save_adapter names one folder: in a sweep of many trainings each would overwrite the last."""
+    if trainings > 1 and any("save_adapter" in v.settings for e in experiments for v in e.variants):
+        _fail(
+            "save_adapter",
+            f"one folder for {trainings:,} trainings (configurations x seeds), each overwriting the last; leave it "
+            "out of sweeps, or train one configuration with python -m lora_sweep.train --save-adapter DIR",
+        )
 
 
 def _as_list(value, key: str) -> list:
@@ -401,9 +421,11 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     if not isinstance(storage, str) or not storage:
         _fail("storage", f"got {storage!r}; must be a path or URI")
     search = parse_search(raw)
-    limits.check_trial_count(
+    trainings = limits.check_trial_count(
         experiments, _section(raw, "search"), search["algorithm"], search["num_samples"], len(search["seeds"])
     )
+    seeds_apart = len(search["seeds"]) if search["algorithm"] != "grid" else 1  # grid counts include seeds
+    _check_saved_adapters(experiments, trainings * seeds_apart)
     record_paths = raw.get("record_paths", False)
     if not isinstance(record_paths, bool):
         _fail("record_paths", f"got {record_paths!r}; must be true or false")

@@ -97,6 +97,13 @@ BAD = [
     ("dashboard_port", spec("ray: {dashboard_port: 70000}\n"), [], "ray.dashboard_port", "must be a port"),
     ("sampler_seed_negative", spec("search: {sampler_seed: -1}\n"), [], "search.sampler_seed", "must be >= 0"),
     (
+        "save_adapter_in_a_sweep",
+        spec(lora="r: 8, save_adapter: myadapter"),
+        [],
+        "save_adapter",
+        "one folder for 2 trainings",
+    ),
+    (
         "tracking_password",
         spec("tracking: {mlflow: 'http://me:secret@mlflow:5000'}\n"),
         [],
@@ -396,3 +403,17 @@ def test_python_tag_case_would_run_if_loaded_unsafely(tmp_path):
     assert (tmp_path / MARKER).exists()
     with pytest.raises(SpecError, match="tag not allowed"):
         load_spec(_write_case(tmp_path, text))
+
+
+def test_folders_in_trial_settings_are_resolved_on_the_driver(tmp_path, monkeypatch):
+    """A trial runs in Ray's own working folder: a relative save_adapter/init_adapter must not land there."""
+    from lora_sweep.spec import load_spec
+
+    monkeypatch.chdir(tmp_path)
+    one = tmp_path / "one.yaml"
+    one.write_text(spec(lora="r: 8, save_adapter: out/adapter").replace("  - {method: full}\n", ""))
+    assert load_spec(one).experiments[0].variants[0].settings["save_adapter"].values == (str(tmp_path / "out/adapter"),)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(spec(lora="r: 8, init_adapter: {grid: [mnli, ~/mnli2]}"))
+    variant = load_spec(grid).experiments[0].variants[0]
+    assert variant.settings["init_adapter"].values == (str(tmp_path / "mnli"), str(Path.home() / "mnli2"))
