@@ -105,6 +105,29 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     ]
     assert all(len(f) <= 80 for f in folders), folders
     _check_mlflow(mlflow_uri, trials, epochs)
+    # TensorBoard's HParams tab: each trial's settings as separate columns in the event file Ray wrote.
+    lora = next(f for f in out.glob("trial_*") if f.name.endswith("lora-r4"))
+    hparams = _hparams(next(lora.glob("events.out.tfevents*")))
+    assert hparams["trial/method"] == "lora" and hparams["trial/r"] == 4 and hparams["trial/learning_rate"] == 5e-3
+
+
+def _hparams(events: Path) -> dict:
+    """The HParams plugin's session_start_info in a TensorBoard event file (TFRecord framing, read by hand)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+
+    data, pos, found = events.read_bytes(), 0, {}
+    while pos < len(data):
+        (length,) = struct.unpack("<Q", data[pos : pos + 8])
+        event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+        pos += 12 + length + 4
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "hparams":
+                info = plugin_hparams_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                for key, v in info.session_start_info.hparams.items():
+                    found[key] = getattr(v, v.WhichOneof("kind"))
+    return found
 
 
 def _check_mlflow(uri: str, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
