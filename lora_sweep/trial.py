@@ -130,7 +130,7 @@ def run_trial(config: dict, prepared: dict | None = None, sources: dict | None =
 
     `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data); `sources` maps the same keys
     to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
-    train.train_epochs (tests/standin.py measures the sweep machinery with a stand-in that does not train).
+    train.train_epochs (lora_sweep/standin.py measures the sweep machinery with a stand-in that does not train).
     """
     scratch.remove_stale()  # scratch checkpoint folders of killed trials
     cfg, labels = trial_config(config)

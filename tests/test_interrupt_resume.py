@@ -1,5 +1,5 @@
 """Interrupted and resumed sweeps, through the real CLI and a real local Ray, with the stand-in trial
-(tests/standin.py: made-up scores, fixed time per epoch), so the timing is known and no model trains.
+(lora_sweep/standin.py: made-up scores, fixed time per epoch), so the timing is known and no model trains.
 
 - Ctrl-C (SIGINT) and SIGTERM stop the sweep cleanly: finished trials stay, the running one is `interrupted`,
   the rest `pending`, the exit code is 130 / 143, and --resume completes it with every (trial, seed) once.
