@@ -111,10 +111,8 @@ def test_job_submitted_sweep_runs_on_both_nodes(cluster):
     ray_cli = str(Path(sys.executable).with_name("ray"))
     runtime_env = json.dumps({"env_vars": {"GLUE_DIR": str(cluster.glue), "HF_HUB_OFFLINE": "1"}})
     entry = [sys.executable, "-m", "lora_sweep.run", str(spec), "--storage", str(store)]
-    done = cluster.run(
-        [ray_cli, "job", "submit", "--address", node_harness.DASHBOARD, "--runtime-env-json", runtime_env, "--", *entry],
-        timeout=500,
-    )
+    submit = [ray_cli, "job", "submit", "--address", node_harness.DASHBOARD, "--runtime-env-json", runtime_env]
+    done = cluster.run([*submit, "--", *entry], timeout=500)
     logs = done.stdout + done.stderr
     assert done.returncode == 0, logs[-5000:]
     assert "configurations x 1 seed" in logs and "trials: 2 completed" in logs, logs[-5000:]
