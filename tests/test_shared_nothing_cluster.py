@@ -55,7 +55,8 @@ def driver_env(cluster, **extra) -> dict:
     return cluster.head_env(GLUE_DIR=str(cluster.glue), HF_HUB_OFFLINE="1", **extra)
 
 
-def sweep(cluster, spec: Path, *args: str, env: dict | None = None, timeout: int = 400):
+def sweep(cluster, spec: Path, *args: str, env: dict | None = None, timeout: int = 240):
+    """A driver on the head node; refused runs end in seconds (a check that lets a 2-CPU trial through waits)."""
     argv = [sys.executable, "-m", "lora_sweep.run", str(spec), *args]
     return cluster.run(argv, env=env or driver_env(cluster), timeout=timeout)
 
@@ -107,7 +108,10 @@ def test_refused_before_start_naming_node_and_what_is_missing(cluster):
 
 def test_job_submitted_sweep_runs_on_both_nodes(cluster):
     store = cluster.shared / "jobstore"
-    spec = lora_spec(cluster.shared / "job.yaml", cluster.shared_model)
+    # Trials long enough (seconds) that the worker's actor is up before the head's trial ends: Ray Tune would
+    # otherwise hand the second trial to the head's cached actor (reuse_actors).
+    train = {"epochs": 6, "batch_size": 4, "max_length": 32}
+    spec = lora_spec(cluster.shared / "job.yaml", cluster.shared_model, train=train)
     ray_cli = str(Path(sys.executable).with_name("ray"))
     runtime_env = json.dumps({"env_vars": {"GLUE_DIR": str(cluster.glue), "HF_HUB_OFFLINE": "1"}})
     entry = [sys.executable, "-m", "lora_sweep.run", str(spec), "--storage", str(store)]
