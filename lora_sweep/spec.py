@@ -36,7 +36,7 @@ TOP_KEYS = (
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials", "storage")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
 RESOURCE_KEYS = ("cpu", "gpu")
-RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", "auth")
+RAY_KEYS = ("address", "dashboard_host", "dashboard_port", "include_dashboard", "auth", "autoscaling")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 TRIAL_KEYS = tuple(f.name for f in fields(TrialConfig) if f.name not in ("extra", "model", "task", "method"))
 VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
@@ -46,6 +46,11 @@ LOCAL_FOLDERS = ("save_adapter", "init_adapter")  # trial settings naming a fold
 STUDY_KEYS = ("r", "target_modules")
 INT_KEYS = tuple(f.name for f in fields(TrialConfig) if str(f.type).split(" ")[0] == "int")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+RAY_CLIENT_REFUSED = (
+    "{address} is a Ray Client address, which lora_sweep does not use (the sweep's driver would run on the head node "
+    "and write its results there); submit the sweep to the cluster instead: ray job submit --address "
+    "http://HEAD:8265 -- python -m lora_sweep.run SPEC"
+)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # a plain folder name: no '~', separator or '..'
 
 
@@ -133,6 +138,7 @@ class SweepSpec:
     dashboard_port: int
     include_dashboard: bool
     auth: str | None  # "disabled" allows RAY_AUTH_MODE=disabled for a local instance (ray_ports.check_local_auth)
+    autoscaling: bool  # the cluster adds nodes on demand: a trial no node holds yet waits instead of being refused
     storage: str
     max_failures: int
     tracking: dict | None  # {"mlflow": tracking URI, "experiment": name} (tracking.py)
@@ -264,6 +270,14 @@ def _names(entry: dict, key: str, where: str) -> list:
     return _as_list(entry.get(f"{key}s", entry.get(key)), f"{where}.{key}")
 
 
+def local_model(name: str) -> str:
+    """A local model folder as an absolute path, resolved here on the driver: trials run in their own working folder
+    (and on other nodes), where a relative path would mean another folder or be taken for a hub id."""
+    if name.startswith(("/", ".", "~")) or (":" not in name and name != "minilm" and os.path.isdir(name)):
+        return str(Path(name).expanduser().resolve())
+    return name
+
+
 def parse_experiments(raw: dict) -> tuple[Experiment, ...]:
     entries = raw.get("experiments")
     if not isinstance(entries, list) or not entries:
@@ -293,7 +307,7 @@ def parse_experiments(raw: dict) -> tuple[Experiment, ...]:
                     parse_variant(v, {**train, **local_train}, resources, f"{where}.variants[{j}]")
                     for j, v in enumerate(variants_raw)
                 )
-                experiments.append(Experiment(model, task, variants))
+                experiments.append(Experiment(local_model(model), task, variants))
     return tuple(experiments)
 
 
@@ -379,8 +393,10 @@ def parse_ray(raw: dict) -> dict:
     if address is not None and (not isinstance(address, str) or not limits.valid_address(address)):
         _fail(
             "ray.address",
-            f"got {address!r}; must be a cluster address: auto, host:port or ray://host:port (port 1-65535), or null",
+            f"got {address!r}; must be a cluster address: auto or host:port (port 1-65535), or null",
         )
+    if address is not None and address.startswith("ray://"):
+        _fail("ray.address", RAY_CLIENT_REFUSED.format(address=address))
     host = ray_cfg.get("dashboard_host", "127.0.0.1")
     if not isinstance(host, str) or not host:
         _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
@@ -390,6 +406,9 @@ def parse_ray(raw: dict) -> dict:
     auth = ray_cfg.get("auth")
     if auth not in (None, "token", "disabled"):
         _fail("ray.auth", f"got {auth!r}; allowed: token, disabled (Ray's token authentication)")
+    autoscaling = ray_cfg.get("autoscaling", False)
+    if not isinstance(autoscaling, bool):
+        _fail("ray.autoscaling", f"got {autoscaling!r}; must be true or false")
     failures = _number(raw.get("max_failures", 0), "max_failures", integer=True)
     if failures < 0:
         _fail("max_failures", f"got {failures}; must be >= 0")
@@ -399,6 +418,7 @@ def parse_ray(raw: dict) -> dict:
         dashboard_port=port,
         include_dashboard=include,
         auth=auth,
+        autoscaling=autoscaling,
         max_failures=failures,
     )
 

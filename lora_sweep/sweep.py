@@ -22,6 +22,7 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
 from lora_sweep import (
+    cluster,
     optuna_store,
     progress,
     provenance,
@@ -74,9 +75,9 @@ def start_ray(spec: SweepSpec, log=print) -> str | None:
     say = ray_ports.exposure_line(spec)
     if say:
         print(f"[lora_sweep] {say}", file=sys.stderr)
-    if spec.address or os.environ.get("RAY_ADDRESS"):  # ray.init(address=None) joins $RAY_ADDRESS's cluster
+    if cluster.joining(spec):  # ray.init(address=None) joins $RAY_ADDRESS's cluster
         ray_ports.warn_cluster_auth(spec, lambda line: print(line, file=sys.stderr))
-        context = ray.init(address=spec.address, log_to_driver=False)
+        context = cluster.join(spec.address)  # with the project's code and settings as runtime_env (cluster.py)
     else:
         context = _start_local(spec)
     url = getattr(context, "dashboard_url", None)
@@ -153,17 +154,11 @@ def stop_ray() -> None:
             reaper.wait(timeout=30)
 
 
-def check_cluster_resources(spec: SweepSpec) -> None:
-    """A trial asking for more GPUs or CPUs than the whole cluster has would wait forever: refuse it now."""
-    available = ray.cluster_resources()
-    for experiment in spec.experiments:
-        for variant in experiment.variants:
-            for kind, asked in (("GPU", variant.gpu), ("CPU", variant.cpu)):
-                if asked > available.get(kind, 0):
-                    raise SpecError(
-                        f"resources.{kind.lower()}: a {variant.method} trial asks for {asked} but the "
-                        f"cluster has {available.get(kind, 0):g} {kind}s"
-                    )
+def check_cluster_resources(spec: SweepSpec, log=print) -> None:
+    """A trial no single node can hold would wait forever: refuse it now (on a cluster, probe every node first)."""
+    if cluster.joining(spec):
+        cluster.check_nodes(spec, storage_path(spec), log)
+    cluster.check_resources(spec, log)
 
 
 def enumerate_configs(spec: SweepSpec) -> list[dict]:
@@ -432,7 +427,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     dashboard = start_ray(spec, log)
     STOP.received = None
     try:
-        check_cluster_resources(spec)
+        check_cluster_resources(spec, log)
         out.mkdir(parents=True, exist_ok=True)
         if not (resume and (out / "sweep.json").is_file()):  # a resumed sweep keeps the first run's records
             write_run_info(spec, out, spec_path)

@@ -1,4 +1,8 @@
-"""A two-node Ray cluster on one machine, and the dashboard on loopback while a sweep runs."""
+"""A two-node Ray cluster on one machine, and the dashboard on loopback while a sweep runs.
+
+The two-node tests share everything (filesystem, virtualenv, HOME): where private namespaces work, the
+shared-nothing cluster of tests/test_shared_nothing_cluster.py covers them, and they are skipped here.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests import node_harness
 from tests.sweep_support import run_cli, start_cli, tiny_world, write_spec
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
+covered = pytest.mark.skipif(
+    node_harness.unavailable() is None, reason="covered by tests/test_shared_nothing_cluster.py (nodes share nothing)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +30,7 @@ def world(tmp_path_factory):
     return tiny_world(tmp_path_factory.mktemp("world"))
 
 
+@covered
 def test_sweep_through_address_spreads_trials_over_two_nodes(world, tmp_path):
     from ray.cluster_utils import Cluster
 
@@ -122,6 +131,7 @@ def _nodes_reporting(store) -> set[str]:
     return nodes
 
 
+@covered
 def test_losing_a_worker_node_reschedules_its_trials(world, tmp_path):
     from ray.cluster_utils import Cluster
 

@@ -64,7 +64,7 @@ def test_auth_disabled_is_allowed_when_the_spec_says_so(sweep, monkeypatch):
 def test_joining_a_cluster_without_a_token_warns(sweep, monkeypatch, capsys):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with pytest.raises(Reached):
-        sweep.start_ray(load_spec(SMOKE, ("ray.address=ray://head:10001",)))
+        sweep.start_ray(load_spec(SMOKE, ("ray.address=head:6379",)))
     assert "joining a Ray cluster without an authentication token" in capsys.readouterr().err
 
 
