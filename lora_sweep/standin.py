@@ -57,6 +57,10 @@ def main(argv: list[str]) -> int:
 
     sweep.run_trial = standin_trial
     sweep.prepare_shared_data = lambda configs, log=print: {}
+    if os.environ.get("LORA_SWEEP_DRIVER_STATS"):  # lora_sweep.bench_scale reads the driver's own cost
+        from lora_sweep.bench_scale import _print_stats_at_exit
+
+        _print_stats_at_exit()
     cpus = os.environ.get("STANDIN_CPUS")
     if cpus:
         init = sweep.ray.init
