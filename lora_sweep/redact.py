@@ -45,17 +45,38 @@ def _roots() -> list[tuple[str, str]]:
     return sorted(out, key=lambda r: -len(r[0]))  # stable: GLUE_DIR, then cwd, then home on a tie
 
 
-def portable(text: str) -> str:
+def portable(text: str, roots: list[tuple[str, str]] | None = None) -> str:
     """Absolute paths under $GLUE_DIR, the working folder or home written relative to them."""
-    for root, name in _roots():
+    for root, name in _roots() if roots is None else roots:
         if root in text:
             text = re.sub(re.escape(root) + r"(?=/|$|[^\w.-])", lambda _m, n=name: n, text)
     return text
 
 
+class Scrubber:
+    """The function applied to each string kept in the results folder: redact, then portable unless
+    record_paths. The roots are found once, and each distinct string is cleaned once: a results table repeats
+    the same model paths, studies and settings in every row (a 100-trial sweep cleaned 765,000 cells)."""
+
+    LIMIT = 200_000  # distinct strings remembered
+
+    def __init__(self, record_paths: bool):
+        self.roots = None if record_paths else _roots()
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        cleaned = self.seen.get(text)
+        if cleaned is None:
+            cleaned = redact(text) if self.roots is None else portable(redact(text), self.roots)
+            if len(self.seen) >= self.LIMIT:
+                self.seen.clear()
+            self.seen[text] = cleaned
+        return cleaned
+
+
 def scrubber(record_paths: bool) -> Callable[[str], str]:
     """The function applied to each string kept in the results folder."""
-    return redact if record_paths else (lambda text: portable(redact(text)))
+    return Scrubber(record_paths)
 
 
 def scrub(value, clean: Callable[[str], str]):
