@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from lora_sweep import ray_ports, redact
+from lora_sweep import ray_ports, redact, storage
 from lora_sweep.results_folder import OverwriteRefused
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         "--record-paths",
         action="store_true",
         help="keep absolute paths of this machine in tables and report (default: $GLUE_DIR/..., ~/..., ./...)",
+    )
+    p.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep the checkpoints of trials that ended (default: deleted once no resume can need them)",
     )
     return p
 
@@ -98,7 +103,10 @@ def _checked_spec(args) -> SweepSpec:
     """Load and validate the spec, then check models and storage (preflight): all before Ray starts."""
     from lora_sweep import preflight
 
-    overrides = (*args.overrides, *(["record_paths=true"] if args.record_paths else []))
+    flags = (["record_paths=true"] if args.record_paths else []) + (
+        ["keep_checkpoints=true"] if args.keep_checkpoints else []
+    )
+    overrides = (*args.overrides, *flags)
     spec = load_spec(args.spec, overrides, literal=_literal(args))
     preflight.check(spec)
     return spec
@@ -152,7 +160,7 @@ def _main(argv: list[str] | None) -> int:
     if args.resume and not sweep.can_resume(spec):
         print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
         return 2
-    if not args.resume and out.exists() and any(out.iterdir()):
+    if not args.resume and storage.has_entries(out):  # a local folder or a storage URI
         if not args.overwrite:
             print(
                 f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "
