@@ -36,7 +36,8 @@ WRITTEN = (
     "versions.json",
     MARKER,
     "runs.jsonl",  # provenance.py
-    "fair_asha.json",  # the scheduler's rungs (sweep.ASHA_STATE)
+    "fair_asha.state",  # the scheduler's rungs (sweep.ASHA_STATE)
+    "fair_asha.json",  # its name before
     "report.html",
     ".*.tmp",  # atomic writes interrupted by a kill (atomic.py, analysis/writers.py)
     "run_trial_*",  # Ray Tune's trial folders

@@ -157,10 +157,16 @@ def _main(argv: list[str] | None) -> int:
     from lora_sweep import sweep  # imports Ray: only past validation
 
     out = sweep.results_dir(spec)
-    if args.resume and not sweep.can_resume(spec):
+    try:  # a local folder or a storage URI (the first time a URI is reached: unreachable, no bucket, no access)
+        resumable = args.resume and sweep.can_resume(spec)
+        exists = not args.resume and storage.has_entries(out)
+    except OSError as err:
+        print(f"error: storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}", file=sys.stderr)
+        return 2
+    if args.resume and not resumable:
         print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
         return 2
-    if not args.resume and storage.has_entries(out):  # a local folder or a storage URI
+    if exists:
         if not args.overwrite:
             print(
                 f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "

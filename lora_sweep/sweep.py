@@ -28,7 +28,10 @@ from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import run_trial
 
-ASHA_STATE = "fair_asha.json"  # Fair ASHA's rungs, kept beside the tables so --resume continues the race
+# Fair ASHA's rungs (JSON), kept beside the tables so --resume continues the race. Not named *.json: on restore Ray
+# copies every *.json and *.pkl at the experiment's top level into its staging folder and uploads that copy again at
+# every snapshot, over the newer file (seen with Ray 2.60: the rungs recorded after a resume were lost).
+ASHA_STATE = "fair_asha.state"
 
 
 @dataclass(frozen=True)
