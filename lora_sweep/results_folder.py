@@ -147,3 +147,5 @@ def _remove_objects(uri: str, entries: list[tuple[str, bool]]) -> None:
             fs.delete_dir(f"{path}/{entry}")
         else:
             fs.delete_file(f"{path}/{entry}")
+    if not storage.entries(uri):  # like rmdir: the folder's own marker object, only once nothing is left in it
+        fs.delete_dir(path)

@@ -87,6 +87,8 @@ def cli(args, epoch_s, log=None, timeout=300):
 def main(argv: list[str]) -> int:
     from lora_sweep import run, sweep
 
+    # Ray names trial folders after the trainable: run_trial_*, as in a real sweep (results_folder.WRITTEN).
+    standin_trial.__name__ = "run_trial"
     sweep.run_trial = standin_trial
     sweep.prepare_shared_data = lambda configs, log=print: {}
     return run.main(argv)
