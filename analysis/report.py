@@ -2,13 +2,16 @@
 
 Usage: python -m analysis.report RESULTS_DIR [--open]
 Works on finished, running and interrupted sweeps; exits 2 with one line when DIR holds no trials table.
+RESULTS_DIR may be a storage URI (s3://bucket/prefix/NAME): the tables are read there and the report written there.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import sys
+import tempfile
 import webbrowser
 from pathlib import Path
 
@@ -18,8 +21,11 @@ from analysis import figures, run_info
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
+from lora_sweep import storage
 
 REPORT_NAME = "report.html"
+# What the report reads from a results folder under a storage URI (copied to a local folder first).
+INPUTS = ("trials.parquet", "trials.csv", "epochs.parquet", "epochs.csv", "sweep.json", "versions.json", "runs.jsonl")
 _PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1350px; color: #222; }
@@ -83,10 +89,38 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
     return "\n".join(parts)
 
 
-def build_report(results_dir: str | Path) -> Path:
-    """Write the tables and report.html into results_dir; return the report's path.
+def build_report(results_dir: str | Path) -> Path | str:
+    """Write the tables and report.html into results_dir (a folder or a storage URI); return the report's path.
     Raises ResultsError when results_dir holds no trials table."""
-    return write_report(load_results(results_dir))[0]
+    with _opened(results_dir) as (results, publish):
+        return publish(*write_report(results))[0]
+
+
+@contextlib.contextmanager
+def _opened(results_dir: str | Path):
+    """(Results, publish): publish(report, tables) puts what write_report wrote where the results are and returns
+    their paths there. Under a storage URI the inputs are read into a local folder first, and published back."""
+    if not storage.is_uri(str(results_dir)):
+        yield load_results(results_dir), lambda report, paths: (report, paths)
+        return
+    uri = str(results_dir)
+    with tempfile.TemporaryDirectory(prefix="lora_sweep_report_") as tmp:
+        local = Path(tmp, storage.basename(uri))
+        local.mkdir()
+        if not storage.has_entries(uri):
+            raise ResultsError(f"{uri} holds no results (nothing is stored there)")
+        storage.download_files(uri, INPUTS, local)
+        try:
+            results = load_results(local)
+        except ResultsError as exc:
+            raise ResultsError(str(exc).replace(str(local), uri)) from None
+
+        def publish(report: Path, paths: list[Path]):
+            for path in (*paths, report):
+                storage.upload(path, storage.join(uri, path.name))
+            return storage.join(uri, report.name), [storage.join(uri, p.name) for p in paths]
+
+        yield results, publish
 
 
 def write_report(results: Results) -> tuple[Path, list[Path]]:
@@ -100,22 +134,22 @@ def write_report(results: Results) -> tuple[Path, list[Path]]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: build the report, print its path, the tables' paths and the notes; 2 on a bad directory."""
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir", type=Path, help="a sweep's results directory (holds trials.parquet/csv)")
+    parser.add_argument("results_dir", help="a sweep's results directory (trials.parquet/csv), or its storage URI")
     parser.add_argument("--open", action="store_true", help="open the report in a web browser")
     args = parser.parse_args(argv)
     try:
-        results = load_results(args.results_dir)
+        with _opened(args.results_dir) as (results, publish):
+            report, paths = publish(*write_report(results))
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report, paths = write_report(results)
     print(f"report: {report}")
     for path in paths:
         print(f"table:  {path}")
     for note in results.notes:
         print(f"note:   {note}")
-    if args.open:
-        webbrowser.open(report.resolve().as_uri())
+    if args.open and not storage.is_uri(str(report)):
+        webbrowser.open(Path(report).resolve().as_uri())
     return 0
 
 

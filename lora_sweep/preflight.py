@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lora_sweep.redact import redact
 from lora_sweep.spec import Setting, SpecError, SweepSpec, Variant
 
 # pyarrow's file systems, which Ray Tune writes through (fsspec adds more, but is not a dependency).
@@ -170,7 +171,13 @@ def check_storage(storage: str, name: str) -> None:
             raise SpecError(f"storage: unsupported URI scheme '{scheme}://'; allowed: a local path or {allowed}")
         if scheme.lower() != "file":
             if not rest.strip("/"):
-                raise SpecError(f"storage: {storage!r} names no bucket or host")
+                raise SpecError(f"storage: {redact(storage)!r} names no bucket or host")
+            if redact(storage) != storage:  # Ray would keep the URI, secret and all, in its experiment files
+                raise SpecError(
+                    f"storage: {redact(storage)!r} holds credentials; give them in the environment instead "
+                    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws; AWS_ENDPOINT_URL for an S3-compatible "
+                    "server)"
+                )
             return
         storage = rest
     target = Path(os.path.abspath(os.path.expanduser(storage))) / name

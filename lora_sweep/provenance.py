@@ -211,13 +211,17 @@ def utc_now() -> str:
 
 def trial_hosts(out_dir: str | os.PathLike) -> list[str]:
     """The hosts in the results folder's trials table (sorted), [] when there is none yet."""
+    import io
+
     import pandas as pd
 
+    from lora_sweep import storage
+
     for name, read in (("trials.parquet", pd.read_parquet), ("trials.csv", pd.read_csv)):
-        path = Path(out_dir, name)
-        if path.is_file():
+        path = storage.join(out_dir, name)
+        if storage.is_file(path):
             try:
-                frame = read(path)
+                frame = read(io.BytesIO(storage.read_bytes(path)))
             except Exception:  # noqa: BLE001 - a table being rewritten: try the other format
                 continue
             if "host" in frame:
@@ -227,9 +231,19 @@ def trial_hosts(out_dir: str | os.PathLike) -> list[str]:
 
 
 def append_run(out_dir: str | os.PathLike, entry: dict) -> None:
-    """One JSON line appended to <out_dir>/runs.jsonl (a single write, so concurrent lines never interleave)."""
+    """One JSON line appended to <out_dir>/runs.jsonl (a single write, so concurrent lines never interleave).
+
+    Under a storage URI (objects cannot be appended to) the file is read and put back whole with the new line.
+    """
+    from lora_sweep import storage
+
     line = json.dumps(entry, sort_keys=True) + "\n"
-    with open(Path(out_dir, RUNS_FILE), "a", encoding="utf-8") as handle:
+    path = storage.join(out_dir, RUNS_FILE)
+    if storage.is_uri(path):
+        before = storage.read_text(path) if storage.is_file(path) else ""
+        storage.write_text(path, before + ("\n" if before and not before.endswith("\n") else "") + line)
+        return
+    with open(path, "a", encoding="utf-8") as handle:
         handle.write(line)
 
 
@@ -256,7 +270,7 @@ def record_invocation(
         status = err.code if isinstance(err.code, int) else 1
         raise
     finally:
-        if Path(out_dir).is_dir():
+        if _results_exist(out_dir):
             entry = {
                 "command": shlex.join(command),
                 "cwd": os.getcwd(),
@@ -270,3 +284,9 @@ def record_invocation(
             if clean is not None:
                 entry = {k: clean(v) if isinstance(v, str) else v for k, v in entry.items()}
             append_run(out_dir, entry)
+
+
+def _results_exist(out_dir: str | os.PathLike) -> bool:
+    from lora_sweep import storage
+
+    return storage.has_entries(out_dir) if storage.is_uri(out_dir) else Path(out_dir).is_dir()

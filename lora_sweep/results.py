@@ -12,13 +12,13 @@ continues it), pending (never started).
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-from lora_sweep.atomic import atomic_write
+from lora_sweep import storage
 from lora_sweep.config import TrialConfig
 from lora_sweep.provenance import PROVENANCE_KEYS
 from lora_sweep.tasks import get_task
@@ -192,13 +192,14 @@ def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if len(frame) and keys else frame
 
 
-def read_tables(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The trials and epochs tables already in out_dir (from before a resume), or None."""
-    out = Path(out_dir)
-    if not (out / "trials.parquet").is_file():
+def read_tables(out_dir: storage.Location) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The trials and epochs tables already in out_dir (a folder or a storage URI; from before a resume), or None."""
+    trials = storage.join(out_dir, "trials.parquet")
+    if not storage.is_file(trials):
         return None
-    epochs = out / "epochs.parquet"
-    return pd.read_parquet(out / "trials.parquet"), pd.read_parquet(epochs) if epochs.is_file() else pd.DataFrame()
+    epochs = storage.join(out_dir, "epochs.parquet")
+    read = lambda location: pd.read_parquet(io.BytesIO(storage.read_bytes(location)))  # noqa: E731
+    return read(trials), read(epochs) if storage.is_file(epochs) else pd.DataFrame()
 
 
 def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
@@ -214,14 +215,13 @@ def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_tables(
-    records: list[TrialRecord], out_dir: str | Path, previous=None, clean=None
+    records: list[TrialRecord], out_dir: storage.Location, previous=None, clean=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write trials.{csv,parquet} and epochs.{csv,parquet} atomically; return the frames.
 
     previous: tables read before a resume; their rows for trials not in records are kept.
     clean: applied to every text cell (redact.scrubber: no secrets, no absolute paths of this machine).
     """
-    out = Path(out_dir)
     trials, epochs = build_tables(records)
     if clean is not None:
         trials, epochs = (f.map(lambda v: clean(v) if isinstance(v, str) else v) for f in (trials, epochs))
@@ -231,6 +231,6 @@ def write_tables(
         trials = _sorted(trials, ["study", "trial_id", "seed"])
         epochs = _sorted(epochs, ["study", "trial_id", "seed", "epoch"])
     for name, frame in (("trials", trials), ("epochs", epochs)):
-        atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
-        atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        storage.write(storage.join(out_dir, f"{name}.csv"), lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        storage.write(storage.join(out_dir, f"{name}.parquet"), lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     return trials, epochs

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from lora_sweep import optuna_store, ray_ports, redact
+from lora_sweep import optuna_store, ray_ports, redact, storage
 from lora_sweep.results_folder import OverwriteRefused
 from lora_sweep.spec import SpecError, SweepSpec, load_spec
 
@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         "--record-paths",
         action="store_true",
         help="keep absolute paths of this machine in tables and report (default: $GLUE_DIR/..., ~/..., ./...)",
+    )
+    p.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep the checkpoints of trials that ended (default: deleted once no resume can need them)",
     )
     return p
 
@@ -98,7 +103,10 @@ def _checked_spec(args) -> SweepSpec:
     """Load and validate the spec, then check models and storage (preflight): all before Ray starts."""
     from lora_sweep import preflight
 
-    overrides = (*args.overrides, *(["record_paths=true"] if args.record_paths else []))
+    flags = (["record_paths=true"] if args.record_paths else []) + (
+        ["keep_checkpoints=true"] if args.keep_checkpoints else []
+    )
+    overrides = (*args.overrides, *flags)
     spec = load_spec(args.spec, overrides, literal=_literal(args))
     preflight.check(spec)
     return spec
@@ -149,10 +157,16 @@ def _main(argv: list[str] | None) -> int:
     from lora_sweep import sweep  # imports Ray: only past validation
 
     out = sweep.results_dir(spec)
-    if args.resume and not sweep.can_resume(spec):
+    try:  # a local folder or a storage URI (the first time a URI is reached: unreachable, no bucket, no access)
+        resumable = args.resume and sweep.can_resume(spec)
+        exists = not args.resume and storage.has_entries(out)
+    except OSError as err:
+        print(f"error: storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}", file=sys.stderr)
+        return 2
+    if args.resume and not resumable:
         print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
         return 2
-    if not args.resume and out.exists() and any(out.iterdir()):
+    if exists:
         if not args.overwrite:
             print(
                 f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "
@@ -205,5 +219,16 @@ def _run(sweep, spec: SweepSpec, args) -> int:
     return 1 if len(failed) else 0
 
 
+def _exit(code: int) -> None:
+    """Exit with code. After a sweep on a storage URI, skip the interpreter's exit handlers: pyarrow's S3 finalizer
+    can wait for ever (or minutes) on filesystems Ray still references (apache/arrow#50188; seen here with pyarrow
+    26 as a driver that printed its results and then hung). Everything is written and Ray is shut down by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if "pyarrow._s3fs" in sys.modules:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from lora_sweep.atomic import atomic_write_text
+from lora_sweep import storage
 
 FLOOR = -1e30  # a diverged configuration's -inf, kept finite so quantiles stay defined
 
@@ -59,14 +59,14 @@ class FairASHA(FIFOScheduler):
         if self._loaded:
             return
         self._loaded = True
-        if self.state_file and Path(self.state_file).is_file():
-            state = json.loads(Path(self.state_file).read_text())
+        if self.state_file and storage.is_file(self.state_file):  # beside the tables: a folder or a storage URI
+            state = json.loads(storage.read_text(self.state_file))
             self.rungs, self.stopped = state["rungs"], set(state["stopped"])
 
     def _save(self) -> None:
         if self.state_file:
             state = {"milestones": self.milestones, "rungs": self.rungs, "stopped": sorted(self.stopped)}
-            atomic_write_text(Path(self.state_file), json.dumps(state, indent=1, sort_keys=True))
+            storage.write_text(self.state_file, json.dumps(state, indent=1, sort_keys=True))
 
     def decide(self, study: str, trial_id: str, epoch: int, score: float) -> str:
         """Ray's async successive-halving rule at the highest rung this epoch reaches."""

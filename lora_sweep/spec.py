@@ -32,6 +32,7 @@ TOP_KEYS = (
     "max_failures",
     "record_paths",
     "tracking",
+    "keep_checkpoints",
 )
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials", "storage")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
@@ -144,6 +145,7 @@ class SweepSpec:
     tracking: dict | None  # {"mlflow": tracking URI, "experiment": name} (tracking.py)
     record_paths: bool  # absolute paths of this machine kept in the results folder (redact.portable otherwise)
     raw: dict  # the spec as run (after --set), saved beside the results
+    keep_checkpoints: bool = False  # keep ended trials' checkpoints (lora_sweep.checkpoints deletes them otherwise)
 
 
 def _fail(key: str, message: str) -> None:
@@ -449,6 +451,9 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     record_paths = raw.get("record_paths", False)
     if not isinstance(record_paths, bool):
         _fail("record_paths", f"got {record_paths!r}; must be true or false")
+    keep_checkpoints = raw.get("keep_checkpoints", False)
+    if not isinstance(keep_checkpoints, bool):
+        _fail("keep_checkpoints", f"got {keep_checkpoints!r}; must be true or false")
     return SweepSpec(
         name=name,
         record_paths=record_paths,
@@ -459,6 +464,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
         storage=storage,
         **parse_ray(raw),
         raw=copy.deepcopy(raw),
+        keep_checkpoints=keep_checkpoints,
     )
 
 

@@ -69,4 +69,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from lora_sweep import run
+
+    run._exit(main(sys.argv[1:]))  # as `python -m lora_sweep.run` exits

@@ -1,6 +1,6 @@
 """Run a sweep: connect to or start Ray, prepare data once, build and run (or resume) the Tuner, write results.
 
-With sweep.py, only scheduler.py and trial.py import Ray.
+With sweep.py, only scheduler.py, trial.py and checkpoints.py import Ray.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
 from lora_sweep import (
+    checkpoints,
     cluster,
     optuna_store,
     progress,
@@ -32,33 +33,38 @@ from lora_sweep import (
     results,
     results_folder,
     space,
+    storage,
     tracking,
 )
-from lora_sweep.atomic import atomic_write_text
 from lora_sweep.scheduler import FairASHA
 from lora_sweep.seeds import BY_SEED, SCORE
 from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import run_trial, share_data
 
-ASHA_STATE = "fair_asha.json"  # Fair ASHA's rungs, kept beside the tables so --resume continues the race
+# Fair ASHA's rungs (JSON), kept beside the tables so --resume continues the race. Not named *.json: on restore Ray
+# copies every *.json and *.pkl at the experiment's top level into its staging folder and uploads that copy again at
+# every snapshot, over the newer file (seen with Ray 2.60: the rungs recorded after a resume were lost).
+ASHA_STATE = "fair_asha.state"
 
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    results_dir: Path
+    results_dir: Path | str  # a local folder, or a storage URI
     trials: object  # pandas.DataFrame
-    report: Path | None
+    report: Path | str | None
     interrupted: int | None = None  # the signal that stopped the sweep (SIGINT or SIGTERM), if one did
 
 
-def results_dir(spec: SweepSpec) -> Path:
-    """Where the tables go: the storage folder when local; a local ./results/<name> for a cloud URI.
+def results_dir(spec: SweepSpec) -> Path | str:
+    """Where the tables go: beside Ray's experiment, <storage>/<name>, a local folder or a storage URI (storage.py).
 
     The storage folder is resolved, the sweep's own folder is not: a symlink there stays visible as one.
     """
-    if "://" in spec.storage:
-        return Path("results").resolve() / spec.name
+    if spec.storage.lower().startswith("file://"):  # a local folder after all: local rules (symlinks, overwrite)
+        return Path(spec.storage[len("file://") :]).expanduser().resolve() / spec.name
+    if storage.is_uri(spec.storage):
+        return storage.join(spec.storage, spec.name)
     return Path(spec.storage).expanduser().resolve() / spec.name
 
 
@@ -214,7 +220,7 @@ def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
     scheduler = None
     if spec.scheduler:
         s = spec.scheduler
-        state = results_dir(spec) / ASHA_STATE
+        state = storage.join(results_dir(spec), ASHA_STATE)
         scheduler = FairASHA(s["max_epochs"], s["grace_period"], s["reduction_factor"], state_file=state)
     searcher, num_samples = None, 1
     if spec.algorithm == "optuna":
@@ -265,7 +271,7 @@ class ResultsCallback(tune.Callback):
     Ray had not yet created are written as `pending`.
     """
 
-    def __init__(self, out_dir: Path, planned: list[dict] | None = None, clean=None):
+    def __init__(self, out_dir: Path | str, planned: list[dict] | None = None, clean=None):
         self.out_dir, self.clean = out_dir, clean
         self.planned = planned or []
         self.records: dict[str, results.TrialRecord] = {}
@@ -335,14 +341,16 @@ def _error_text(trial) -> str:
     return str(getattr(trial, "error_msg", "") or "")
 
 
-def write_run_info(spec: SweepSpec, out: Path, spec_path: str) -> None:
+def write_run_info(spec: SweepSpec, out: Path | str, spec_path: str) -> None:
     """The spec as run, package versions and git revision (provenance.py), and sweep.json for the analysis."""
     import yaml
 
     clean = redact.scrubber(spec.record_paths)
-    atomic_write_text(out / "spec.yaml", yaml.safe_dump(redact.scrub(spec.raw, clean), sort_keys=False))
-    atomic_write_text(out / provenance.VERSIONS_FILE, provenance.versions_json())
-    atomic_write_text(out / "sweep.json", json.dumps(redact.scrub(sweep_info(spec, spec_path), clean), indent=2))
+    spec_text = yaml.safe_dump(redact.scrub(spec.raw, clean), sort_keys=False)
+    storage.write_text(storage.join(out, "spec.yaml"), spec_text)
+    storage.write_text(storage.join(out, provenance.VERSIONS_FILE), provenance.versions_json())
+    info = json.dumps(redact.scrub(sweep_info(spec, spec_path), clean), indent=2)
+    storage.write_text(storage.join(out, "sweep.json"), info)
 
 
 def sweep_info(spec: SweepSpec, spec_path: str) -> dict:
@@ -361,12 +369,12 @@ def sweep_info(spec: SweepSpec, spec_path: str) -> dict:
     }
 
 
-def check_resume_spec(spec: SweepSpec, out: Path) -> None:
+def check_resume_spec(spec: SweepSpec, out: Path | str) -> None:
     """--resume continues the same experiment: the searched settings must be those of the first run."""
-    first = out / "sweep.json"
-    if not first.is_file():
+    first = storage.join(out, "sweep.json")
+    if not storage.is_file(first):
         return
-    before = json.loads(first.read_text())
+    before = json.loads(storage.read_text(first))
     now = json.loads(json.dumps(sweep_info(spec, "")))  # tuples -> lists, as read back from JSON
     keys = ("algorithm", "scheduler", "searched_by_study", "seeds")
     differ = [k for k in keys if before.get(k) != now.get(k)]
@@ -428,8 +436,10 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     STOP.received = None
     try:
         check_cluster_resources(spec, log)
-        out.mkdir(parents=True, exist_ok=True)
-        if not (resume and (out / "sweep.json").is_file()):  # a resumed sweep keeps the first run's records
+        if not storage.is_uri(out):
+            out.mkdir(parents=True, exist_ok=True)
+        # A resumed sweep keeps the first run's records.
+        if not (resume and storage.is_file(storage.join(out, "sweep.json"))):
             write_run_info(spec, out, spec_path)
         seeds = len(spec.seeds)
         log(
@@ -444,6 +454,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=shared, sources=sources), _resources)
         clean = redact.scrubber(spec.record_paths)
         callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [], clean)
+        checkpoints.POLICY.keep = spec.keep_checkpoints
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
@@ -451,7 +462,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             run_config = tune.RunConfig(
                 name=spec.name,
                 storage_path=storage_path(spec),
-                callbacks=[callback, *tracking.callbacks(spec.tracking)],
+                callbacks=[callback, checkpoints.CheckpointPruner(), *tracking.callbacks(spec.tracking)],
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),
@@ -477,7 +488,7 @@ def _unfinished(trials) -> bool:
     return len(trials) > 0 and bool(trials["status"].isin(["interrupted", "pending", "running"]).any())
 
 
-def _build_report(out: Path, log) -> Path | None:
+def _build_report(out: Path | str, log) -> Path | str | None:
     try:
         from analysis.report import build_report
     except ImportError:

@@ -46,12 +46,12 @@ def test_redact(text, kept):
 def test_the_plan_and_errors_never_print_a_secret(capsys, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     uri = f"s3://bucket/sweeps?secret_key={SECRET}"
-    assert run.main([str(SMOKE), "--dry-run", "--storage", uri]) == 0
+    assert run.main([str(SMOKE), "--dry-run", "--storage", uri]) == 2  # credentials belong in the environment
     assert run.main([str(SMOKE), "--dry-run", "--set", f"storage={uri}", "--set", "name=a/b"]) == 2
     assert run.main([str(SMOKE), "--dry-run", "--set", f"ray.dashboard_host=https://u:{SECRET}@x"]) == 0
     assert run.main([str(SMOKE), "--dry-run", "--set", f"storage=['{uri}']"]) == 2  # the error quotes the value
     out, err = capsys.readouterr()
-    assert "secret_key=***" in out and "secret_key=***" in err
+    assert "secret_key=***" in err and "holds credentials" in err
     assert SECRET not in out + err
 
 

@@ -59,6 +59,9 @@ def cli(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sweep, "run_sweep", reached)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # A storage URI is read at a closed loopback port: no request leaves this machine.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return run.main
@@ -122,10 +125,12 @@ def case_dotdot_name(tmp_path):
 
 
 def case_cloud_uri(tmp_path):
-    local = tmp_path / "results" / "s"  # where the old code looked for a cloud sweep's results
+    local = tmp_path / "results" / "s"  # where older code looked for a cloud sweep's results
     marker(local, "s")
     (local / "trials.csv").write_text("keep")
-    return ["--storage", "s3://bucket/sweeps", "--name", "s"], "not a local folder"
+    # The CLI looks at the URI itself (tests/test_s3_storage.py); here no S3 server answers (the cli fixture's
+    # endpoint is a closed loopback port), and the local folder is left alone.
+    return ["--storage", "s3://bucket/sweeps", "--name", "s"], "storage: cannot read s3://bucket/sweeps/s"
 
 
 def case_missing_marker(tmp_path):
