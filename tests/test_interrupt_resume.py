@@ -111,7 +111,7 @@ def test_seeds_stop_together_and_a_killed_driver_resumes_into_the_same_early_sto
     expected = _stopped(tmp_path / "through" / "standin")
     assert expected == [1e-4, 5e-4, 1e-3]
     # Storage stays bounded: every trial ended, so none of their checkpoints is left (lora_sweep/checkpoints.py).
-    assert not list((tmp_path / "through" / "standin").glob("run_trial_*/checkpoint_*"))
+    assert not list((tmp_path / "through" / "standin").glob("trial_*/checkpoint_*"))
 
     store, out = tmp_path / "killed", tmp_path / "killed" / "standin"
     with open(tmp_path / "first.log", "w") as log:
@@ -124,7 +124,7 @@ def test_seeds_stop_together_and_a_killed_driver_resumes_into_the_same_early_sto
     assert _stopped(out) == expected
     # --keep-checkpoints: the trials that ended in the resumed run (at least the three not started before the kill)
     # keep theirs.
-    assert len({p.parent for p in out.glob("run_trial_*/checkpoint_*")}) >= 3
+    assert len({p.parent for p in out.glob("trial_*/checkpoint_*")}) >= 3
 
 
 def _resume_with_other_searched_settings_is_refused(tmp_path, store):

@@ -172,7 +172,7 @@ def test_job_submitted_sweep_runs_on_both_nodes(cluster):
 
 def _nodes_reporting(store: Path) -> set[str]:
     nodes = set()
-    for path in store.glob("tiny/run_trial_*/result.json"):
+    for path in store.glob("tiny/trial_*/result.json"):
         for line in path.read_text().splitlines():
             try:
                 nodes.add(json.loads(line).get("node", ""))
