@@ -49,6 +49,7 @@ WRITTEN = (
     "tuner.pkl",
     "trainable.pkl",
     "callback-states-*.pkl",
+    "resume_state.tar",  # one save's experiment state in one piece (state_snapshot.py)
     ".validate_storage_marker",
 )
 DIRECTORIES = ("trial_*", "run_trial_*")

@@ -33,6 +33,7 @@ from lora_sweep import (
     results,
     results_folder,
     space,
+    state_snapshot,
     storage,
     tracking,
 )
@@ -457,12 +458,20 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         checkpoints.POLICY.keep = spec.keep_checkpoints
         experiment = os.path.join(storage_path(spec), spec.name)
         if resume:
+            restored = state_snapshot.restore(out)  # one save's trial list and search state (state_snapshot.py)
+            if restored:
+                log(f"[lora_sweep] resuming from the experiment state saved in {state_snapshot.ARCHIVE}")
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
         else:
             run_config = tune.RunConfig(
                 name=spec.name,
                 storage_path=storage_path(spec),
-                callbacks=[callback, checkpoints.CheckpointPruner(), *tracking.callbacks(spec.tracking)],
+                callbacks=[
+                    callback,
+                    checkpoints.CheckpointPruner(),
+                    state_snapshot.StateSnapshot(out),
+                    *tracking.callbacks(spec.tracking),
+                ],
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),

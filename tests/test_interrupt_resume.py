@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -136,3 +137,40 @@ def _resume_with_other_searched_settings_is_refused(tmp_path, store):
     assert "seeds" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     # The first run's records are kept as they were.
     assert {name: (store / "standin" / name).read_bytes() for name in kept} == kept
+
+
+def test_a_kill_during_rays_state_upload_still_resumes_every_configuration(tmp_path):
+    """Ray copies its trial list and its search state to the storage one file at a time; a driver killed between
+    the two leaves a search state ahead of the trial list (seen on S3). Here that state is made on purpose: the
+    trial list of an early save is put back over the last one after the kill. The resumed sweep must still run
+    every configuration (lora_sweep/state_snapshot.py restores one save's files); without the snapshot it
+    skipped the configurations handed out between the two saves, or waited for ever."""
+    rates = [1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3]
+    spec = _spec(tmp_path / "s.yaml", rates, epochs=2, seeds=1)
+    store, out = tmp_path / "store", tmp_path / "store" / "standin"
+    early = None
+    with open(tmp_path / "first.log", "w") as log:
+        driver = _cli([spec, "--storage", store], epoch_s=1.0, log=log)
+        deadline = time.time() + 240
+        while _listed(out) < 4 and time.time() < deadline and driver.poll() is None:
+            if early is None and 0 < _listed(out) < 3:  # a save listing the first configuration(s)
+                early = {p.name: p.read_bytes() for p in out.glob("experiment_state-*.json")}
+            time.sleep(0.05)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    assert early and _listed(out) >= 4, (bool(early), _listed(out))
+    for name, data in early.items():
+        (out / name).write_bytes(data)
+    assert _listed(out) < 3  # the trial list is behind the search state now
+    resumed = _cli([spec, "--storage", store, "--resume"], epoch_s=0.05, timeout=240)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    trials = pd.read_csv(out / "trials.csv")
+    assert sorted(trials["learning_rate"]) == rates and (trials["status"] == "completed").all()
+
+
+def _listed(out) -> int:
+    """Trials in the experiment state Ray saved last (0 before the first save or while it is rewritten)."""
+    try:
+        return max(len(json.loads(p.read_text())["trial_data"]) for p in out.glob("experiment_state-*.json"))
+    except (ValueError, KeyError, OSError):
+        return 0
