@@ -5,6 +5,7 @@ Works on finished, running and interrupted sweeps: only the trials table is requ
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +56,12 @@ class Results:
 
 
 def _read_table(directory: Path, stem: str, notes: list[str]) -> pd.DataFrame | None:
-    """<stem>.parquet, else <stem>.csv (a sweep may be writing the parquet file right now)."""
+    """<stem>.parquet, else <stem>.csv. A running sweep replaces these files whole (a rename); the parquet file is
+    read into memory at once, since pyarrow reading it by path opens it more than once and can mix two versions."""
     parquet, csv = directory / f"{stem}.parquet", directory / f"{stem}.csv"
     if parquet.is_file():
         try:
-            return pd.read_parquet(parquet)
+            return pd.read_parquet(io.BytesIO(parquet.read_bytes()))
         except Exception as exc:  # noqa: BLE001 - any unreadable parquet falls back to csv
             if not csv.is_file():
                 raise ResultsError(f"{parquet} is unreadable ({type(exc).__name__}) and no {csv.name}") from exc

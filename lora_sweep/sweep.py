@@ -1,6 +1,7 @@
 """Run a sweep: connect to or start Ray, prepare data once, build and run (or resume) the Tuner, write results.
 
-With sweep.py, only scheduler.py, trial.py and checkpoints.py import Ray.
+Ray is imported here and in the modules that talk to it: scheduler, trial, checkpoints, cluster, progress,
+state_snapshot, bench_scale and standin; the training function never imports it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from lora_sweep.seeds import BY_SEED, SCORE
 from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
 from lora_sweep.trial import run_trial, share_data
+from lora_sweep.write_schedule import WriteSchedule
 
 # Fair ASHA's rungs (JSON), kept beside the tables so --resume continues the race. Not named *.json: on restore Ray
 # copies every *.json and *.pkl at the experiment's top level into its staging folder and uploads that copy again at
@@ -263,7 +265,8 @@ def make_param_space(spec: SweepSpec) -> dict:
 
 
 class ResultsCallback(tune.Callback):
-    """Keeps a record per trial and rewrites the results tables whenever a trial reports or ends.
+    """Keeps a record per trial and rewrites the results tables as trials report and end: at most every few seconds
+    (write_schedule.py), whenever Ray Tune saves its experiment state (get_state), and at the end.
 
     On a resumed sweep Ray restores callbacks without their state: the tables already written are read back, a
     trial that runs again starts from its earlier rows (so every epoch it ever reported stays in the tables),
@@ -277,9 +280,11 @@ class ResultsCallback(tune.Callback):
         self.planned = planned or []
         self.records: dict[str, results.TrialRecord] = {}
         self.previous = None
+        self.schedule = WriteSchedule()
 
     def setup(self, **info):
         self.records, self.previous = {}, results.read_tables(self.out_dir)
+        self.schedule = WriteSchedule()  # a resumed sweep restores this callback from a pickle
         STOP.install()  # Ray Tune's SIGINT handler is in place by now
 
     def _record(self, trial) -> results.TrialRecord:
@@ -296,16 +301,31 @@ class ResultsCallback(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         shared = {k: result.get(k) for k in ("node", *provenance.PROVENANCE_KEYS) if k in result}
         self._record(trial).add_rows([{**row, **shared} for row in results.seed_rows(result, BY_SEED)])
-        self.write()
+        self._changed()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._record(trial).ended = True
-        self.write()
+        self._changed()
 
     def on_trial_error(self, iteration, trials, trial, **info):
         record = self._record(trial)
         record.ended, record.error = True, _error_text(trial) or "trial raised an exception"
-        self.write()
+        self._changed()
+
+    def _changed(self) -> None:
+        self.schedule.changed()
+        if self.schedule.due():
+            self.schedule.run(self.write)
+
+    def on_step_end(self, iteration, trials, **info):
+        if self.schedule.due():  # a quiet spell after a report: the tables catch up within the interval
+            self.schedule.run(self.write)
+
+    def get_state(self):
+        """Ray Tune is saving its experiment state: every result it will not report again is written first."""
+        if self.schedule.pending:
+            self.schedule.run(self.write)
+        return None
 
     def on_experiment_end(self, trials, **info):
         for trial in trials:
@@ -323,7 +343,7 @@ class ResultsCallback(tune.Callback):
             for index, values in enumerate(self.planned):
                 if values not in created:
                     self.records[f"pending-{index}"] = results.TrialRecord("", dict(values))
-        self.write()
+        self.schedule.run(self.write)
 
     def write(self):
         results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous, clean=self.clean)
