@@ -21,7 +21,6 @@ from analysis import figures, run_info
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
-from lora_sweep import storage
 
 REPORT_NAME = "report.html"
 # What the report reads from a results folder under a storage URI (copied to a local folder first).
@@ -100,9 +99,11 @@ def build_report(results_dir: str | Path) -> Path | str:
 def _opened(results_dir: str | Path):
     """(Results, publish): publish(report, tables) puts what write_report wrote where the results are and returns
     their paths there. Under a storage URI the inputs are read into a local folder first, and published back."""
-    if not storage.is_uri(str(results_dir)):
+    if "://" not in str(results_dir):
         yield load_results(results_dir), lambda report, paths: (report, paths)
         return
+    from lora_sweep import storage  # only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep
+
     uri = str(results_dir)
     with tempfile.TemporaryDirectory(prefix="lora_sweep_report_") as tmp:
         local = Path(tmp, storage.basename(uri))
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"table:  {path}")
     for note in results.notes:
         print(f"note:   {note}")
-    if args.open and not storage.is_uri(str(report)):
+    if args.open and "://" not in str(report):
         webbrowser.open(Path(report).resolve().as_uri())
     return 0
 

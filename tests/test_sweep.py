@@ -242,7 +242,8 @@ def _completed(out) -> set[str]:
 
 
 def _result_lines(out, trial_id: str) -> int:
-    folder = next(p for p in out.iterdir() if p.is_dir() and trial_id in p.name)
+    number = trial_id.rsplit("_", 1)[-1]  # trial folders are trial_<number>_<study> (lora_sweep/progress.py)
+    folder = next(p for p in out.iterdir() if p.is_dir() and p.name.startswith(f"trial_{number}_"))
     return len((folder / "result.json").read_text().splitlines())
 
 
