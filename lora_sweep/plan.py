@@ -34,14 +34,25 @@ def parameter_counts(values: dict, configs: dict) -> lora.ParamCounts | str:
     return lora.count_parameters(model, heads)
 
 
+def trials_per_study(spec: SweepSpec) -> Counter:
+    """Tune trials (configurations) per study, as the sweep will create them."""
+    if spec.algorithm == "grid":
+        return Counter(t["study"] for t in space.grid_trials(spec))
+    return Counter(space.study_name(a.base()) for a in space.arms(spec) for _ in range(spec.num_samples))
+
+
+def study_counts(spec: SweepSpec):
+    """(study, its first arm, parameter counts or the reason they are unavailable), once per study."""
+    seen, configs = set(), {}
+    for arm in space.arms(spec):
+        study = space.study_name(arm.base())
+        if study not in seen:
+            seen.add(study)
+            yield study, arm, parameter_counts({**arm.base(), "study": study}, configs)
+
+
 def plan_lines(spec: SweepSpec) -> list[str]:
-    trials = space.grid_trials(spec) if spec.algorithm == "grid" else None
-    arms = space.arms(spec)
-    per_study = (
-        Counter(t["study"] for t in trials)
-        if trials is not None
-        else Counter(space.study_name(a.base()) for a in arms for _ in range(spec.num_samples))
-    )
+    per_study = trials_per_study(spec)
     n, seeds = sum(per_study.values()), len(spec.seeds)
     lines = [
         f"sweep {spec.name}: {n} trials (configurations) x {seeds} seeds = {n * seeds} trainings "
@@ -68,13 +79,7 @@ def plan_lines(spec: SweepSpec) -> list[str]:
             )
         )
     lines.append(f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}")
-    seen, configs = set(), {}
-    for arm in arms:
-        study = space.study_name(arm.base())
-        if study in seen:
-            continue
-        seen.add(study)
-        counts = parameter_counts({**arm.base(), "study": study}, configs)
+    for study, arm, counts in study_counts(spec):
         if isinstance(counts, str):
             numbers = f"{counts:>38}"
         else:

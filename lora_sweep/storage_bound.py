@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 
-from lora_sweep import space
 from lora_sweep.spec import SpecError, load_spec
 
 BYTES_PER_TRAINABLE = 3 * 4  # float32 weights + AdamW's exp_avg and exp_avg_sq
@@ -25,22 +23,11 @@ CHECKPOINTS_PER_RUNNING_TRIAL = 2  # the new one is written before Ray deletes t
 
 def study_rows(spec) -> list[dict]:
     """Per study: trials, GPUs per trial, trainable parameters and the bytes one running trial holds at most."""
-    from lora_sweep.plan import parameter_counts
+    from lora_sweep.plan import study_counts, trials_per_study
 
-    trials = space.grid_trials(spec) if spec.algorithm == "grid" else None
-    arms = space.arms(spec)
-    per_study = (
-        Counter(t["study"] for t in trials)
-        if trials is not None
-        else Counter(space.study_name(a.base()) for a in arms for _ in range(spec.num_samples))
-    )
-    rows, seen, configs = [], set(), {}
-    for arm in arms:
-        study = space.study_name(arm.base())
-        if study in seen:
-            continue
-        seen.add(study)
-        counts = parameter_counts({**arm.base(), "study": study}, configs)
+    per_study = trials_per_study(spec)
+    rows = []
+    for study, arm, counts in study_counts(spec):
         if isinstance(counts, str):
             raise SpecError(f"{study}: parameter counts unavailable: {counts}")
         per_trial = CHECKPOINTS_PER_RUNNING_TRIAL * len(spec.seeds) * counts.trainable * BYTES_PER_TRAINABLE

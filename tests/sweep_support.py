@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,15 @@ def start_cli(args: list[str], glue: Path, log: Path) -> subprocess.Popen:
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
+
+
+def nodes_reporting(store: Path) -> set[str]:
+    """Node ids in the results Ray wrote so far for the sweep named tiny under store (result.json per trial)."""
+    nodes = set()
+    for path in store.glob("tiny/trial_*/result.json"):
+        for line in path.read_text().splitlines():
+            try:
+                nodes.add(json.loads(line).get("node", ""))
+            except json.JSONDecodeError:  # a line being written
+                continue
+    return nodes

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests import node_harness
-from tests.sweep_support import run_cli, start_cli, tiny_world, write_spec
+from tests.sweep_support import nodes_reporting, run_cli, start_cli, tiny_world, write_spec
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -120,17 +120,6 @@ def test_dashboard_answers_on_loopback_and_lists_running_trials(world, tmp_path)
     assert "Ray dashboard: http://127.0.0.1:8265" in (tmp_path / "log.txt").read_text()
 
 
-def _nodes_reporting(store) -> set[str]:
-    nodes = set()
-    for path in store.glob("tiny/trial_*/result.json"):
-        for line in path.read_text().splitlines():
-            try:
-                nodes.add(json.loads(line).get("node", ""))
-            except json.JSONDecodeError:  # a line being written
-                continue
-    return nodes
-
-
 @covered
 def test_losing_a_worker_node_reschedules_its_trials(world, tmp_path):
     from ray.cluster_utils import Cluster
@@ -154,9 +143,9 @@ def test_losing_a_worker_node_reschedules_its_trials(world, tmp_path):
             [str(spec), "--storage", str(store), "--address", cluster.address], glue, tmp_path / "log.txt"
         )
         deadline = time.time() + 180
-        while worker_id not in _nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
+        while worker_id not in nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
             time.sleep(0.2)
-        assert worker_id in _nodes_reporting(store), (tmp_path / "log.txt").read_text()[-3000:]
+        assert worker_id in nodes_reporting(store), (tmp_path / "log.txt").read_text()[-3000:]
         cluster.remove_node(worker)
         assert driver.wait(timeout=300) == 0, (tmp_path / "log.txt").read_text()[-4000:]
         trials = pd.read_csv(store / "tiny" / "trials.csv")

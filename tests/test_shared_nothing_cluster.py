@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from tests import netns, node_harness
-from tests.sweep_support import tiny_world, write_spec
+from tests.sweep_support import nodes_reporting, tiny_world, write_spec
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -170,17 +170,6 @@ def test_job_submitted_sweep_runs_on_both_nodes(cluster):
     assert set(trials["node"]) == {cluster.head_id, cluster.worker_id}, trials["node"].tolist()
 
 
-def _nodes_reporting(store: Path) -> set[str]:
-    nodes = set()
-    for path in store.glob("tiny/trial_*/result.json"):
-        for line in path.read_text().splitlines():
-            try:
-                nodes.add(json.loads(line).get("node", ""))
-            except json.JSONDecodeError:  # a line being written
-                continue
-    return nodes
-
-
 def test_losing_the_worker_node_loses_no_trial(cluster):
     store = cluster.shared / "killstore"
     spec = lora_spec(
@@ -194,9 +183,9 @@ def test_losing_the_worker_node_loses_no_trial(cluster):
     driver = cluster.popen(argv, log, env=driver_env(cluster, RAY_ADDRESS=ADDRESS))
     try:
         deadline = time.time() + 300
-        while cluster.worker_id not in _nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
+        while cluster.worker_id not in nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
             time.sleep(0.2)
-        assert cluster.worker_id in _nodes_reporting(store), log.read_text()[-4000:]
+        assert cluster.worker_id in nodes_reporting(store), log.read_text()[-4000:]
         cluster.kill_worker(cluster.worker)
         assert driver.wait(timeout=500) == 0, log.read_text()[-5000:]
     finally:
