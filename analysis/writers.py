@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -73,18 +71,10 @@ def to_html_table(table: pd.DataFrame) -> str:
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write text to path via a temp file in the same directory and os.replace: readers never see half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are shared with other users and nodes
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write text to path whole (lora_sweep.atomic: a temp file, then a rename; the usual file permissions)."""
+    from lora_sweep.atomic import atomic_write_text  # the project's one atomic-write helper (no torch, no Ray)
+
+    return atomic_write_text(path, text)
 
 
 def write_table(table: pd.DataFrame, directory: Path, name: str, title: str = "", extra: str = "") -> list[Path]:

@@ -1,4 +1,8 @@
-"""Atomic file writes: results and checkpoints are never left half-written (temp file, then rename)."""
+"""Atomic file writes, the one helper of the project (the analysis package uses it too): results and checkpoints
+are never left half-written (a temporary file beside the target, then a rename), and a written file gets the
+permissions any new file gets here (0666 less the umask: usually 0644, readable by the group like the rest of the
+results folder; mkstemp alone would leave 0600, unreadable to colleagues on shared storage).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
@@ -16,6 +26,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
