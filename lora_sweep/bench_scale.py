@@ -51,10 +51,10 @@ def driver_stats() -> dict:
     return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def _print_stats_at_exit() -> None:
-    import atexit
-
-    atexit.register(lambda: print(STATS + " " + json.dumps(driver_stats()), flush=True))
+def print_stats() -> None:
+    """The driver's own cost so far, on one line bench_scale reads (printed before exiting: the CLI may leave
+    through os._exit, which skips atexit handlers)."""
+    print(STATS + " " + json.dumps(driver_stats()), flush=True)
 
 
 def plain(spec_path: str, storage: str, cpus: int) -> int:
@@ -67,7 +67,6 @@ def plain(spec_path: str, storage: str, cpus: int) -> int:
     from lora_sweep.spec import load_spec
     from lora_sweep.standin import standin_trial
 
-    _print_stats_at_exit()
     sweep = load_spec(spec_path)
     s = sweep.scheduler
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
@@ -86,6 +85,7 @@ def plain(spec_path: str, storage: str, cpus: int) -> int:
     )
     tuner.fit()
     ray.shutdown()
+    print_stats()
     return 0
 
 

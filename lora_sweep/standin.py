@@ -57,15 +57,16 @@ def main(argv: list[str]) -> int:
 
     sweep.run_trial = standin_trial
     sweep.prepare_shared_data = lambda configs, log=print: {}
-    if os.environ.get("LORA_SWEEP_DRIVER_STATS"):  # lora_sweep.bench_scale reads the driver's own cost
-        from lora_sweep.bench_scale import _print_stats_at_exit
-
-        _print_stats_at_exit()
     cpus = os.environ.get("STANDIN_CPUS")
     if cpus:
         init = sweep.ray.init
         sweep.ray.init = lambda *args, **kwargs: init(*args, **({"num_cpus": int(cpus)} | kwargs))
-    return run.main(argv)
+    code = run.main(argv)
+    if os.environ.get("LORA_SWEEP_DRIVER_STATS"):  # lora_sweep.bench_scale reads the driver's own cost
+        from lora_sweep.bench_scale import print_stats
+
+        print_stats()
+    return code
 
 
 if __name__ == "__main__":
