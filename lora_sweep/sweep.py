@@ -23,6 +23,7 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
 from lora_sweep import (
+    adapters,
     checkpoints,
     cluster,
     optuna_store,
@@ -472,7 +473,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         prepared = prepare_shared_data(configs, log)
         sources = data_sources(configs, prepared)
         shared = share_data(prepared)  # one object per dataset in Ray's store, its arrays read zero-copy
-        trainable = tune.with_resources(tune.with_parameters(run_trial, prepared=shared, sources=sources), _resources)
+        trainable = tune.with_parameters(run_trial, prepared=shared, sources=sources, results=out)
+        trainable = tune.with_resources(trainable, _resources)
         clean = redact.scrubber(spec.record_paths)
         callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [], clean)
         checkpoints.POLICY.keep = spec.keep_checkpoints
@@ -510,7 +512,16 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         stop_ray()
     # Ray Tune returns normally on Ctrl-C; trials it had not finished say that a signal stopped the sweep.
     interrupted = STOP.received or (signal.SIGINT if _unfinished(trials) else None)
+    if tables is not None and not interrupted:  # an interrupted sweep keeps its trials' best weights for --resume
+        _export_adapters(out, tables, log)
     return SweepOutcome(out, trials, _build_report(out, log), interrupted)
+
+
+def _export_adapters(out, tables, log) -> None:
+    try:
+        adapters.export(out, *tables, log=log)
+    except Exception as err:  # noqa: BLE001 - the results are written; an export failure must not lose them
+        log(f"[lora_sweep] adapter export failed: {type(err).__name__}: {err}")
 
 
 def _unfinished(trials) -> bool:

@@ -333,6 +333,9 @@ def train_epochs(
         metrics = evaluate(model, trial_data.dev, task, cfg, trial_data.pad_token_id, device)
         if best is None or metrics[metric_key] > best:
             best, best_epoch = metrics[metric_key], epoch
+            keep_best = getattr(state_hook, "keep_best", None)
+            if keep_best is not None:  # a sweep keeps each seed's best weights for its adapters (adapters.py)
+                keep_best(model, cfg, heads)
         row = {
             "epoch": epoch,
             **metrics,
@@ -369,7 +372,7 @@ def save_trained_state(model: torch.nn.Module, cfg: TrialConfig, heads: tuple[st
     out = Path(cfg.save_adapter)
     if cfg.method == "lora":
         targets = cfg.target_modules or models.default_targets(model.config.model_type)
-        lora.save_adapter(model, out, targets, heads, base_model_name_or_path=models.resolve_model(cfg.model))
+        lora.save_adapter(model, out, targets, heads, base_model_name_or_path=cfg.model)  # as the user named it
     else:
         state = {k: v.contiguous() for k, v in lora.trainable_state_dict(model).items()}
         atomic_write(out / "trainable_state.safetensors", lambda tmp: save_file(state, tmp))

@@ -19,7 +19,7 @@ import torch
 from ray import tune
 from safetensors.torch import load_file, save_file
 
-from lora_sweep import provenance, scratch
+from lora_sweep import adapters, provenance, scratch
 from lora_sweep.seeds import train_seeds
 from lora_sweep.space import trial_config
 from lora_sweep.train import TrialData, data_key, prepare_data
@@ -39,8 +39,9 @@ class SeedStates:
     Weights are safetensors and the rest loads with weights_only=True: a results folder cannot run code on resume.
     """
 
-    def __init__(self, seeds: list[int], last_epoch: int):
+    def __init__(self, seeds: list[int], last_epoch: int, results=None):
         self._last_epoch = last_epoch
+        self.results = results  # the sweep's results folder or URI: each seed's best adapter goes under it
         self._pending: dict[int, dict] = {}
         self._restored: dict[int, dict] = {}
         checkpoint = tune.get_checkpoint()
@@ -81,6 +82,12 @@ class _SeedHook:
 
     def restore(self) -> dict | None:
         return self.states._restored.get(self.seed)
+
+    def keep_best(self, model, cfg, heads) -> None:
+        """An epoch beat this seed's best: keep its LoRA and head weights (lora_sweep/adapters.py)."""
+        if self.states.results is not None and cfg.method == "lora":
+            trial_id = tune.get_context().get_trial_id()
+            adapters.save_best(model, cfg, heads, adapters.trial_location(self.states.results, trial_id, self.seed))
 
 
 class CheckpointRefused(RuntimeError):
@@ -125,18 +132,21 @@ def shared_data(prepared: dict | None, key: tuple) -> TrialData | None:
     return ray.get(data) if isinstance(data, ray.ObjectRef) else data
 
 
-def run_trial(config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None) -> None:
+def run_trial(
+    config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None, results=None
+) -> None:
     """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.seeds).
 
     `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data); `sources` maps the same keys
     to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
     train.train_epochs (lora_sweep/standin.py measures the sweep machinery with a stand-in that does not train).
+    `results`: the sweep's results folder or URI, under which each seed's best LoRA adapter is kept.
     """
     scratch.remove_stale()  # scratch checkpoint folders of killed trials
     cfg, labels = trial_config(config)
     seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()
-    states = SeedStates(seeds, last_epoch=cfg.epochs)
+    states = SeedStates(seeds, last_epoch=cfg.epochs, results=results)
     data = shared_data(prepared, data_key(cfg))
     used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the models have loaded
 

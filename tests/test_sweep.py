@@ -105,6 +105,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     ]
     assert all(len(f) <= 80 for f in folders), folders
     _check_mlflow(mlflow_uri, trials, epochs)
+    _check_adapters(out, model, glue, trials, epochs)
     # TensorBoard's HParams tab: each trial's settings as separate columns in the event file Ray wrote.
     lora = next(f for f in out.glob("trial_*") if f.name.endswith("lora-r4"))
     hparams = _hparams(next(lora.glob("events.out.tfevents*")))
@@ -128,6 +129,35 @@ def _hparams(events: Path) -> dict:
                 for key, v in info.session_start_info.hparams.items():
                     found[key] = getattr(v, v.WhichOneof("kind"))
     return found
+
+
+def _check_adapters(out: Path, model: Path, glue: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
+    """Each LoRA study's best adapter in PEFT's format, which PeftModel loads to the dev metric the sweep reported."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    from lora_sweep import train
+    from lora_sweep.config import TrialConfig
+
+    folders = sorted(p.name for p in (out / "adapters").iterdir())
+    assert folders == [f"{model.name}-sst2-lora-r2", f"{model.name}-sst2-lora-r4"], folders  # .trials removed
+    for r in (2, 4):
+        folder = out / "adapters" / f"{model.name}-sst2-lora-r{r}"
+        config = json.loads((folder / "adapter_config.json").read_text())
+        assert config["base_model_name_or_path"] == str(model) and config["r"] == r  # the name the spec gave
+        assert (folder / "tokenizer_config.json").is_file()
+        card = (folder / "README.md").read_text()
+        assert f"python -m lora_sweep.train --model {model} --task sst2 --method lora --r {r}" in card
+        row = trials[(trials["method"] == "lora") & (trials["r"] == r)].iloc[0]
+        reported = epochs[(epochs["trial_id"] == row["trial_id"]) & (epochs["epoch"] == row["best_epoch"])].iloc[0]
+        base = AutoModelForSequenceClassification.from_pretrained(model, num_labels=2)
+        peft = PeftModel.from_pretrained(base, folder)
+        cfg = TrialConfig(model=str(model), task="sst2", method="lora", r=r, max_length=32, glue_dir=str(glue))
+        data = train.prepare_data(cfg)
+        metrics = train.evaluate(peft, data.dev, data.task, cfg, data.pad_token_id, torch.device("cpu"))
+        assert metrics["eval_accuracy"] == reported["eval_accuracy"]
+        assert metrics["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
 
 
 def _check_mlflow(uri: str, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:

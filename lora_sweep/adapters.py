@@ -1,0 +1,153 @@
+"""What a researcher takes home: the best adapter of each study, in PEFT's format (issue 15).
+
+During a sweep each LoRA trial keeps, per seed, the LoRA and head weights of its best epoch so far in
+`<results>/adapters/.trials/<trial number>/seed_<seed>/` (rewritten whenever an epoch beats that seed's best;
+on the sweep's storage, like its checkpoints). At the end the driver picks per study the best configuration (the
+median over seeds, as the tables rank them) and, of its seeds, the one with the best dev score, and copies that
+adapter to `<results>/adapters/<study>/` with the tokenizer files and a model card (README.md: base model, task,
+settings, dev metrics per epoch, parameter counts, the command that trains it again); `.trials` is then removed.
+`PeftModel.from_pretrained(base, folder)` loads it, and `python -m lora_sweep.train --init-adapter folder`
+starts from it. Other methods (full fine-tuning, head, BitFit) are not exported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from lora_sweep import storage
+
+FOLDER = "adapters"
+TRIALS = ".trials"
+FILES = ("adapter_config.json", "adapter_model.safetensors")
+# TrialConfig settings a model card's command repeats (others keep their defaults).
+COMMAND_KEYS = ("model", "task", "method", "r", "alpha", "dropout", "target_modules", "learning_rate", "epochs",
+                "batch_size", "max_length", "weight_decay", "warmup_ratio", "max_train_samples", "seed",
+                "data_seed", "revision")  # fmt: skip
+
+
+def trial_location(results: storage.Location, trial_id: str, seed) -> storage.Location:
+    return storage.join(results, FOLDER, TRIALS, str(trial_id), f"seed_{int(seed)}")
+
+
+def save_best(model, cfg, heads, location: storage.Location) -> None:
+    """The trial's LoRA and head weights now, in PEFT's format, at location (a folder or a URI)."""
+    from lora_sweep import lora, models
+
+    targets = cfg.target_modules or models.default_targets(model.config.model_type)
+    with tempfile.TemporaryDirectory(prefix="lora_sweep_adapter_") as tmp:
+        # base_model_name_or_path: the name the user gave (a hub id, a short name), not a path in a virtualenv
+        lora.save_adapter(model, tmp, targets, heads, base_model_name_or_path=cfg.model)
+        for name in FILES:
+            storage.write(storage.join(location, name), lambda dst, n=name: shutil.copyfile(os.path.join(tmp, n), dst))
+
+
+def study_folder(study: str) -> str:
+    """`minilm/sst2/lora-r8` -> `minilm-sst2-lora-r8` (a model given as a path keeps its last part)."""
+    parts = study.split("/")
+    model = "/".join(parts[:-2]).rstrip("/").rsplit("/", 1)[-1]
+    return "-".join([model, *parts[-2:]])
+
+
+def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Location]:
+    """Copy each LoRA study's best adapter to adapters/<study>/ (see the module); return the folders written."""
+    from analysis.configs import best_configurations, configurations, with_config_ids
+
+    lora = trials[trials["method"] == "lora"] if len(trials) else trials
+    written = []
+    if len(lora):
+        best = best_configurations(configurations(lora), ["study"])
+        ided = with_config_ids(lora)
+        for _, config in best.iterrows():
+            rows = ided[(ided["config"] == config["config"]) & ided["best_metric"].notna()]
+            if rows.empty:
+                continue
+            seed_row = rows.loc[rows["best_metric"].idxmax()]
+            source = trial_location(out, seed_row["trial_id"], seed_row["seed"])
+            if not storage.is_file(storage.join(source, FILES[0])):
+                continue  # a trial that saved none (a stand-in, or a sweep from before this)
+            dest = storage.join(out, FOLDER, study_folder(config["study"]))
+            _copy(source, dest)
+            _tokenizer(seed_row, dest)
+            storage.write_text(storage.join(dest, "README.md"), model_card(seed_row, epochs, dest))
+            written.append(dest)
+            log(f"[lora_sweep] adapter of {config['study']} (seed {int(seed_row['seed'])}): {dest}")
+    _remove_trials(out)
+    return written
+
+
+def _copy(source: storage.Location, dest: storage.Location) -> None:
+    for name in FILES:
+        data = storage.read_bytes(storage.join(source, name))
+        storage.write(storage.join(dest, name), lambda dst, d=data: Path(dst).write_bytes(d))
+
+
+def _tokenizer(row, dest: storage.Location) -> None:
+    from lora_sweep import models
+
+    try:
+        tokenizer = models.load_tokenizer(row["model"], row.get("revision") or None)
+    except (OSError, ValueError):  # random: models have none; a hub model may be out of reach here
+        return
+    with tempfile.TemporaryDirectory(prefix="lora_sweep_tokenizer_") as tmp:
+        tokenizer.save_pretrained(tmp)
+        for name in sorted(os.listdir(tmp)):
+            storage.write(storage.join(dest, name), lambda dst, n=name: shutil.copyfile(os.path.join(tmp, n), dst))
+
+
+def _command(row) -> str:
+    flags = []
+    for key in COMMAND_KEYS:
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and value != value) or value == "":
+            continue
+        if isinstance(value, float) and value.is_integer() and key not in ("learning_rate", "alpha", "dropout"):
+            value = int(value)
+        flags.append(f"--{key.replace('_', '-')} {value}")
+    return "python -m lora_sweep.train " + " ".join(flags) + " --save-adapter ADAPTER_DIR"
+
+
+def model_card(row, epochs, dest) -> str:
+    mine = epochs[(epochs["trial_id"] == row["trial_id"]) & (epochs["seed"] == row["seed"])].sort_values("epoch")
+    metric = row["metric"]
+    shown = [c for c in ("epoch", metric, "eval_loss", "train_loss") if c in mine]
+    table = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    table += ["| " + " | ".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in shown) + " |"
+              for _, r in mine.iterrows()]  # fmt: skip
+    settings = ", ".join(f"{k} {row[k]}" for k in COMMAND_KEYS[2:] if k in row and str(row[k]) not in ("", "nan"))
+    return "\n".join([
+        f"# LoRA adapter: {row['model']} on {row['task']} ({row['study']})",
+        "",
+        f"- Base model: `{row['model']}`; task: {row['task']}; from trial {row['trial_id']}, seed {int(row['seed'])}"
+        f" (the best seed of the study's best configuration by the median over its seeds).",
+        f"- Settings: {settings}.",
+        f"- Best dev {metric}: {row['best_metric']:.4f} at epoch {int(row['best_epoch'])} (these weights).",
+        f"- Parameters: LoRA {int(row['lora_params']):,}, head {int(row['head_params']):,}, trainable "
+        f"{int(row['trainable_params']):,} of {int(row['total_params']):,}.",
+        "",
+        "Dev metrics per epoch:",
+        "",
+        *table,
+        "",
+        "Load it: `PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(BASE, num_labels=N),"
+        " this_folder)`; start a trial from it: `python -m lora_sweep.train --init-adapter this_folder ...`.",
+        "",
+        f"Train it again: `{_command(row)}`",
+        "",
+    ])  # fmt: skip
+
+
+def _remove_trials(out: storage.Location) -> None:
+    folder = storage.join(out, FOLDER, TRIALS)
+    if storage.is_uri(folder):
+        fs, path = storage.filesystem(folder)
+        try:
+            fs.delete_dir(path)
+        except (FileNotFoundError, OSError):
+            pass
+        return
+    folder = Path(folder)
+    if folder.is_dir() and not folder.is_symlink() and folder.resolve().is_relative_to(Path(out).resolve()):
+        shutil.rmtree(folder)
