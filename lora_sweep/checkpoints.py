@@ -45,12 +45,16 @@ def saved_statuses(fs, experiment_path: str) -> dict[str, str]:
     names = [info.base_name for info in found if fnmatch.fnmatch(info.base_name, STATE_FILES)]
     if not names:
         return {}
-    with fs.open_input_stream(f"{experiment_path}/{max(names)}") as handle:
-        state = json.loads(handle.read())
-    statuses = {}
-    for entry in state.get("trial_data", []):
-        trial = json.loads(entry[0])
-        statuses[trial["trial_id"]] = trial["status"]
+    try:
+        with fs.open_input_stream(f"{experiment_path}/{max(names)}") as handle:
+            state = json.loads(handle.read())
+        statuses = {}
+        for entry in state.get("trial_data", []):
+            trial = json.loads(entry[0])
+            statuses[trial["trial_id"]] = trial["status"]
+    except (ValueError, OSError, KeyError, IndexError, TypeError):
+        # Ray is copying the file right now (seen at 1,000 trials: an empty file): nothing is pruned this round.
+        return {}
     return statuses
 
 

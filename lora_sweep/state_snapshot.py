@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
+import sys
 import tarfile
 from pathlib import Path
 
@@ -45,8 +46,11 @@ class StateSnapshot(tune.Callback):
     def get_state(self):
         if self.staging and os.path.isdir(self.staging):
             names = sorted(n for n in os.listdir(self.staging) if _ours(n))
-            if names:
-                storage.write(storage.join(self.out, ARCHIVE), lambda tmp: _pack(self.staging, names, tmp))
+            try:
+                if names:
+                    storage.write(storage.join(self.out, ARCHIVE), lambda tmp: _pack(self.staging, names, tmp))
+            except OSError as err:  # the storage failed once: Ray's own files still hold the state; try next save
+                print(f"[lora_sweep] could not write {ARCHIVE}: {err}", file=sys.stderr)
         return None  # nothing for Ray to keep: the archive is the state
 
 

@@ -97,3 +97,14 @@ def test_keep_checkpoints_is_a_flag_and_a_spec_key(tmp_path):
     assert run._checked_spec(args).keep_checkpoints is True
     with pytest.raises(SpecError, match="keep_checkpoints: got 'yes please'; must be true or false"):
         load_spec(spec, ("keep_checkpoints=yes please",))
+
+
+def test_a_state_file_being_copied_prunes_nothing_this_round(tmp_path):
+    """Ray copies its experiment state to the storage while the sweep runs; read half-way (seen at 1,000 trials:
+    an empty file) it must not end the sweep, only skip this round."""
+    from lora_sweep.checkpoints import saved_statuses
+
+    (tmp_path / "experiment_state-2026-11-30_14-00-00.json").write_text("")
+    assert saved_statuses(pyarrow.fs.LocalFileSystem(), str(tmp_path)) == {}
+    (tmp_path / "experiment_state-2026-11-30_14-00-00.json").write_text('{"trial_data": [["{\\"trial_id\\": "')
+    assert saved_statuses(pyarrow.fs.LocalFileSystem(), str(tmp_path)) == {}
