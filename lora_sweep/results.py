@@ -13,6 +13,7 @@ continues it), pending (never started).
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ def seed_rows(result: dict, by_seed_key: str = "by_seed") -> list[dict]:
     return [{**row, "seed": int(seed)} for seed, row in rows.items()]
 
 
-def _epoch_row(trial_id: str, study: str, row: dict) -> dict:
+def epoch_row(trial_id: str, study: str, row: dict) -> dict:
     keep = {k: v for k, v in row.items() if k in EPOCH_KEYS or k.startswith("eval_")}
     return {"trial_id": trial_id, "study": study, "seed": row.get("seed"), **keep}
 
@@ -183,7 +184,7 @@ def _mean(values) -> float | None:
 def build_tables(records: list[TrialRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
     per_seed = [r.for_seed(seed) for r in records for seed in r.seeds()]
     trials = pd.DataFrame([trial_row(r) for r in per_seed])
-    epochs = pd.DataFrame([_epoch_row(r.trial_id, r.config.get("study", ""), row) for r in per_seed for row in r.rows])
+    epochs = pd.DataFrame([epoch_row(r.trial_id, r.config.get("study", ""), row) for r in per_seed for row in r.rows])
     return _sorted(trials, ["study", "trial_id", "seed"]), _sorted(epochs, ["study", "trial_id", "seed", "epoch"])
 
 
@@ -200,6 +201,17 @@ def read_tables(out_dir: storage.Location) -> tuple[pd.DataFrame, pd.DataFrame] 
     epochs = storage.join(out_dir, "epochs.parquet")
     read = lambda location: pd.read_parquet(io.BytesIO(storage.read_bytes(location)))  # noqa: E731
     return read(trials), read(epochs) if storage.is_file(epochs) else pd.DataFrame()
+
+
+def with_unwritten(tables, unwritten: storage.Location):
+    """The tables read before a resume, with the epoch rows saved since their last rewrite (JSON lines) added."""
+    text = storage.read_text(unwritten) if storage.is_file(unwritten) else ""
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not rows:
+        return tables
+    trials, epochs = tables if tables is not None else (pd.DataFrame(), pd.DataFrame())
+    merged = pd.concat([epochs, pd.DataFrame(rows)], ignore_index=True)
+    return trials, merged.drop_duplicates(["trial_id", "seed", "epoch"], keep="last").reset_index(drop=True)
 
 
 def _keep_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:

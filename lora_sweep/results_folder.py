@@ -50,9 +50,11 @@ WRITTEN = (
     "trainable.pkl",
     "callback-states-*.pkl",
     "resume_state.tar",  # one save's experiment state in one piece (state_snapshot.py)
+    "unwritten_epochs.jsonl",  # epoch rows since the last table rewrite (sweep.ResultsCallback)
+    "adapters",  # the best adapters (adapters.py)
     ".validate_storage_marker",
 )
-DIRECTORIES = ("trial_*", "run_trial_*")
+DIRECTORIES = ("trial_*", "run_trial_*", "adapters")
 
 
 class OverwriteRefused(ValueError):

@@ -50,6 +50,7 @@ from lora_sweep.write_schedule import WriteSchedule
 # copies every *.json and *.pkl at the experiment's top level into its staging folder and uploads that copy again at
 # every snapshot, over the newer file (seen with Ray 2.60: the rungs recorded after a resume were lost).
 ASHA_STATE = "fair_asha.state"
+UNWRITTEN = "unwritten_epochs.jsonl"  # epoch rows reported since the last table rewrite (ResultsCallback.get_state)
 
 
 @dataclass(frozen=True)
@@ -282,10 +283,15 @@ class ResultsCallback(tune.Callback):
         self.records: dict[str, results.TrialRecord] = {}
         self.previous = None
         self.schedule = WriteSchedule()
+        self.unwritten: list[dict] = []  # epoch rows reported since the tables were last rewritten
+        self.unwritten_kept = 0  # how many of them are in UNWRITTEN
+        self.unwritten_on_disk = False  # UNWRITTEN holds rows (this run's or, after a resume, the last run's)
 
     def setup(self, **info):
-        self.records, self.previous = {}, results.read_tables(self.out_dir)
+        tables = results.read_tables(self.out_dir)
+        self.records, self.previous = {}, results.with_unwritten(tables, storage.join(self.out_dir, UNWRITTEN))
         self.schedule = WriteSchedule()  # a resumed sweep restores this callback from a pickle
+        self.unwritten, self.unwritten_kept, self.unwritten_on_disk = [], 0, self.previous is not tables
         STOP.install()  # Ray Tune's SIGINT handler is in place by now
 
     def _record(self, trial) -> results.TrialRecord:
@@ -301,7 +307,10 @@ class ResultsCallback(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         shared = {k: result.get(k) for k in ("node", *provenance.PROVENANCE_KEYS) if k in result}
-        self._record(trial).add_rows([{**row, **shared} for row in results.seed_rows(result, BY_SEED)])
+        rows = [{**row, **shared} for row in results.seed_rows(result, BY_SEED)]
+        record = self._record(trial)
+        record.add_rows(rows)
+        self.unwritten += [results.epoch_row(trial.trial_id, record.config.get("study", ""), r) for r in rows]
         self._changed()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -323,9 +332,15 @@ class ResultsCallback(tune.Callback):
             self.schedule.run(self.write)
 
     def get_state(self):
-        """Ray Tune is saving its experiment state: every result it will not report again is written first."""
-        if self.schedule.pending:
+        """Ray Tune is saving its experiment state: every result it will not report again is kept first. With
+        num_to_keep=1 Ray saves after every trial checkpoint, so only the rows since the last rewrite are written
+        then (UNWRITTEN, a small file); the tables themselves follow the schedule."""
+        if self.schedule.due():
             self.schedule.run(self.write)
+        elif self.unwritten and len(self.unwritten) != self.unwritten_kept:
+            lines = [json.dumps(redact.scrub(row, self.clean) if self.clean else row) for row in self.unwritten]
+            storage.write_text(storage.join(self.out_dir, UNWRITTEN), "\n".join(lines) + "\n")
+            self.unwritten_kept, self.unwritten_on_disk = len(self.unwritten), True
         return None
 
     def on_experiment_end(self, trials, **info):
@@ -348,6 +363,9 @@ class ResultsCallback(tune.Callback):
 
     def write(self):
         results.write_tables(list(self.records.values()), self.out_dir, previous=self.previous, clean=self.clean)
+        if self.unwritten_on_disk:  # those rows are in the tables now
+            storage.write_text(storage.join(self.out_dir, UNWRITTEN), "")
+        self.unwritten, self.unwritten_kept, self.unwritten_on_disk = [], 0, False
 
 
 def _clean(row: dict) -> dict:

@@ -77,3 +77,36 @@ def test_tables_read_during_a_sweep_are_whole_and_the_final_ones_hold_every_repo
     assert reported and set(zip(epochs["trial_id"], epochs["seed"], epochs["epoch"], strict=True)) == reported
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 60 and set(trials["status"]) == {"completed"}
+
+
+def test_rows_since_the_last_rewrite_survive_a_kill_through_rays_state_saves(tmp_path, monkeypatch):
+    """Ray saves its state after every trial checkpoint (num_to_keep=1): the callback then writes only the rows the
+    tables lack (unwritten_epochs.jsonl), and a resumed callback reads them back with the tables."""
+    from types import SimpleNamespace
+
+    from lora_sweep import sweep
+
+    clock = [1000.0]
+    monkeypatch.setattr("lora_sweep.write_schedule.time.monotonic", lambda: clock[0])
+    trial = SimpleNamespace(trial_id="abc_00000", config={"trial": {"model": "m", "task": "sst2", "method": "lora",
+                            "study": "m/sst2/lora-r8", "seeds": [0]}}, status="RUNNING")  # fmt: skip
+    callback = sweep.ResultsCallback(tmp_path)
+    callback.setup()
+    try:
+        for epoch in (1, 2, 3):
+            clock[0] += 1.0  # one second per epoch: only the first report is rewritten into the tables at once
+            row = {"epoch": epoch, "eval_accuracy": 0.5 + epoch / 10, "eval_loss": 1.0 / epoch}
+            callback.on_trial_result(0, [trial], trial, {"by_seed": {"0": row}})
+            callback.get_state()  # Ray saves after the trial's checkpoint
+        assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [1]
+        assert len((tmp_path / sweep.UNWRITTEN).read_text().splitlines()) == 2
+        # The driver is killed here. A resumed callback starts from the tables and the unwritten rows.
+        resumed = sweep.ResultsCallback(tmp_path)
+        resumed.setup()
+        assert resumed.previous[1]["epoch"].tolist() == [1, 2, 3]
+        clock[0] += 10.0
+        resumed.on_trial_complete(0, [trial], trial)  # a rewrite now: the tables take the rows, the file empties
+        assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [1, 2, 3]
+        assert (tmp_path / sweep.UNWRITTEN).read_text() == ""
+    finally:
+        sweep.STOP.uninstall()
