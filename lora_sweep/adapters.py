@@ -12,6 +12,7 @@ starts from it. Other methods (full fine-tuning, head, BitFit) are not exported.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -69,7 +70,7 @@ def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Loc
             if not storage.is_file(storage.join(source, FILES[0])):
                 continue  # a trial that saved none (a stand-in, or a sweep from before this)
             dest = storage.join(out, FOLDER, study_folder(config["study"]))
-            _copy(source, dest)
+            _copy(source, dest, seed_row["model"])
             _tokenizer(seed_row, dest)
             storage.write_text(storage.join(dest, "README.md"), model_card(seed_row, epochs, dest))
             written.append(dest)
@@ -78,9 +79,15 @@ def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Loc
     return written
 
 
-def _copy(source: storage.Location, dest: storage.Location) -> None:
+def _copy(source: storage.Location, dest: storage.Location, model: str) -> None:
+    """The adapter's files; its config names the base model as the trials table does (a path of this machine
+    written ~/... or ./..., unless record_paths)."""
     for name in FILES:
         data = storage.read_bytes(storage.join(source, name))
+        if name == "adapter_config.json":
+            config = json.loads(data)
+            config["base_model_name_or_path"] = model
+            data = json.dumps(config, indent=2).encode()
         storage.write(storage.join(dest, name), lambda dst, d=data: Path(dst).write_bytes(d))
 
 

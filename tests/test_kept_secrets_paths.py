@@ -18,7 +18,15 @@ from tests.sweep_support import REPO, cli_env, tiny_world, write_spec
 
 SMOKE = REPO / "sweeps" / "smoke.yaml"
 SECRET = "wJalrXUtnFEMI-K7MDENG"
-RAY_FILES = ("trial_*", "experiment_state-*", "basic-variant-state-*", "*.pkl", ".validate_storage_marker")
+# Ray's own files, and resume_state.tar, a copy of Ray's experiment state (lora_sweep/state_snapshot.py).
+RAY_FILES = (
+    "trial_*",
+    "experiment_state-*",
+    "basic-variant-state-*",
+    "*.pkl",
+    ".validate_storage_marker",
+    "resume_state.tar",
+)
 
 
 @pytest.mark.parametrize(
