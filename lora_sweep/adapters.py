@@ -7,7 +7,10 @@ median over seeds, as the tables rank them) and, of its seeds, the one with the 
 adapter to `<results>/adapters/<study>/` with the tokenizer files and a model card (README.md: base model, task,
 settings, dev metrics per epoch, parameter counts, the command that trains it again); `.trials` is then removed.
 `PeftModel.from_pretrained(base, folder)` loads it, and `python -m lora_sweep.train --init-adapter folder`
-starts from it. Other methods (full fine-tuning, head, BitFit) are not exported.
+starts from it. Full fine-tuning is exported only when the spec says `keep_full_models: true` (a whole model
+per seed and study: 500 MB for RoBERTa-base, 3.5 GB for DeBERTa-v2-xlarge), the same way, as
+`save_pretrained` writes it, to `<results>/models/<study>/` (AutoModelForSequenceClassification loads it).
+Head-only and BitFit trials are not exported.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from lora_sweep import storage
 FOLDER = "adapters"
 TRIALS = ".trials"
 FILES = ("adapter_config.json", "adapter_model.safetensors")
+EXPORTED = {"lora": FOLDER, "full": "models"}  # method -> the results subfolder its best models go to
+FIRST_FILE = {"lora": FILES[0], "full": "config.json"}  # a seed's kept weights are there when this file is
 # TrialConfig settings a model card's command repeats (others keep their defaults).
 COMMAND_KEYS = ("model", "task", "method", "r", "alpha", "dropout", "target_modules", "learning_rate", "epochs",
                 "batch_size", "max_length", "weight_decay", "warmup_ratio", "max_train_samples", "seed",
@@ -33,15 +38,24 @@ def trial_location(results: storage.Location, trial_id: str, seed) -> storage.Lo
     return storage.join(results, FOLDER, TRIALS, str(trial_id), f"seed_{int(seed)}")
 
 
+def kept_methods(keep_full_models: bool) -> tuple[str, ...]:
+    """The methods whose trials keep each seed's best weights during a sweep."""
+    return ("lora", "full") if keep_full_models else ("lora",)
+
+
 def save_best(model, cfg, heads, location: storage.Location) -> None:
-    """The trial's LoRA and head weights now, in PEFT's format, at location (a folder or a URI)."""
+    """The trial's weights now, at location (a folder or a URI): LoRA and head in PEFT's format for LoRA, the
+    whole model as save_pretrained writes it for full fine-tuning."""
     from lora_sweep import lora, models
 
-    targets = cfg.target_modules or models.default_targets(model.config.model_type)
     with tempfile.TemporaryDirectory(prefix="lora_sweep_adapter_") as tmp:
-        # base_model_name_or_path: the name the user gave (a hub id, a short name), not a path in a virtualenv
-        lora.save_adapter(model, tmp, targets, heads, base_model_name_or_path=cfg.model)
-        for name in FILES:
+        if cfg.method == "lora":
+            targets = cfg.target_modules or models.default_targets(model.config.model_type)
+            # base_model_name_or_path: the name the user gave (a hub id, a short name), not a path in a virtualenv
+            lora.save_adapter(model, tmp, targets, heads, base_model_name_or_path=cfg.model)
+        else:
+            model.save_pretrained(tmp)
+        for name in sorted(os.listdir(tmp)):
             storage.write(storage.join(location, name), lambda dst, n=name: shutil.copyfile(os.path.join(tmp, n), dst))
 
 
@@ -53,42 +67,62 @@ def study_folder(study: str) -> str:
 
 
 def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Location]:
-    """Copy each LoRA study's best adapter to adapters/<study>/ (see the module); return the folders written."""
+    """Copy each study's best kept weights to adapters/<study>/ or models/<study>/ (see the module); return the
+    folders written."""
     from analysis.configs import best_configurations, configurations, with_config_ids
 
-    lora = trials[trials["method"] == "lora"] if len(trials) else trials
+    kept = trials[trials["method"].isin(list(EXPORTED))] if len(trials) else trials
     written = []
-    if len(lora):
-        best = best_configurations(configurations(lora), ["study"])
-        ided = with_config_ids(lora)
+    if len(kept):
+        best = best_configurations(configurations(kept), ["study"])
+        ided = with_config_ids(kept)
         for _, config in best.iterrows():
             rows = ided[(ided["config"] == config["config"]) & ided["best_metric"].notna()]
             if rows.empty:
                 continue
             seed_row = rows.loc[rows["best_metric"].idxmax()]
+            method = seed_row["method"]
             source = trial_location(out, seed_row["trial_id"], seed_row["seed"])
-            if not storage.is_file(storage.join(source, FILES[0])):
-                continue  # a trial that saved none (a stand-in, or a sweep from before this)
-            dest = storage.join(out, FOLDER, study_folder(config["study"]))
+            if not storage.is_file(storage.join(source, FIRST_FILE[method])):
+                continue  # a trial that kept none (full fine-tuning unless keep_full_models, a stand-in, ...)
+            dest = storage.join(out, EXPORTED[method], study_folder(config["study"]))
             _copy(source, dest, seed_row["model"])
             _tokenizer(seed_row, dest)
             storage.write_text(storage.join(dest, "README.md"), model_card(seed_row, epochs, dest))
             written.append(dest)
-            log(f"[lora_sweep] adapter of {config['study']} (seed {int(seed_row['seed'])}): {dest}")
+            what = "adapter" if method == "lora" else "model"
+            log(f"[lora_sweep] {what} of {config['study']} (seed {int(seed_row['seed'])}): {dest}")
     _remove_trials(out)
     return written
 
 
 def _copy(source: storage.Location, dest: storage.Location, model: str) -> None:
-    """The adapter's files; its config names the base model as the trials table does (a path of this machine
-    written ~/... or ./..., unless record_paths)."""
-    for name in FILES:
-        data = storage.read_bytes(storage.join(source, name))
+    """The kept files; an adapter's config names the base model as the trials table does (a path of this
+    machine written ~/... or ./..., unless record_paths)."""
+    for name, is_folder in storage.entries(source):
+        if is_folder:
+            continue
         if name == "adapter_config.json":
-            config = json.loads(data)
+            config = json.loads(storage.read_bytes(storage.join(source, name)))
             config["base_model_name_or_path"] = model
             data = json.dumps(config, indent=2).encode()
-        storage.write(storage.join(dest, name), lambda dst, d=data: Path(dst).write_bytes(d))
+            storage.write(storage.join(dest, name), lambda dst, d=data: Path(dst).write_bytes(d))
+        else:
+            _copy_file(storage.join(source, name), storage.join(dest, name))
+
+
+def _copy_file(source: storage.Location, dest: storage.Location) -> None:
+    """One file, streamed (a full model's weights can be gigabytes)."""
+    if not storage.is_uri(source):
+        storage.write(dest, lambda dst: shutil.copyfile(source, dst))
+        return
+    fs, path = storage.filesystem(source)
+
+    def fetch(dst: str) -> None:
+        with fs.open_input_stream(path) as reader, open(dst, "wb") as writer:
+            shutil.copyfileobj(reader, writer, 8 * 1024 * 1024)
+
+    storage.write(dest, fetch)
 
 
 def _tokenizer(row, dest: storage.Location) -> None:
@@ -124,8 +158,16 @@ def model_card(row, epochs, dest) -> str:
     table += ["| " + " | ".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in shown) + " |"
               for _, r in mine.iterrows()]  # fmt: skip
     settings = ", ".join(f"{k} {row[k]}" for k in COMMAND_KEYS[2:] if k in row and str(row[k]) not in ("", "nan"))
+    if row["method"] == "lora":
+        title = "LoRA adapter"
+        load = ("Load it: `PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(BASE, "
+                "num_labels=N), this_folder)`; start a trial from it: `python -m lora_sweep.train --init-adapter "
+                "this_folder ...`.")  # fmt: skip
+    else:
+        title = "Fully fine-tuned model"
+        load = "Load it: `AutoModelForSequenceClassification.from_pretrained(this_folder)`."
     return "\n".join([
-        f"# LoRA adapter: {row['model']} on {row['task']} ({row['study']})",
+        f"# {title}: {row['model']} on {row['task']} ({row['study']})",
         "",
         f"- Base model: `{row['model']}`; task: {row['task']}; from trial {row['trial_id']}, seed {int(row['seed'])}"
         f" (the best seed of the study's best configuration by the median over its seeds).",
@@ -138,8 +180,7 @@ def model_card(row, epochs, dest) -> str:
         "",
         *table,
         "",
-        "Load it: `PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(BASE, num_labels=N),"
-        " this_folder)`; start a trial from it: `python -m lora_sweep.train --init-adapter this_folder ...`.",
+        load,
         "",
         f"Train it again: `{_command(row)}`",
         "",

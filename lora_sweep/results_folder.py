@@ -52,9 +52,10 @@ WRITTEN = (
     "resume_state.tar",  # one save's experiment state in one piece (state_snapshot.py)
     "unwritten_epochs.jsonl",  # epoch rows since the last table rewrite (sweep.ResultsCallback)
     "adapters",  # the best adapters (adapters.py)
+    "models",  # the best full fine-tuning models, with keep_full_models (adapters.py)
     ".validate_storage_marker",
 )
-DIRECTORIES = ("trial_*", "run_trial_*", "adapters")
+DIRECTORIES = ("trial_*", "run_trial_*", "adapters", "models")
 
 
 class OverwriteRefused(ValueError):

@@ -33,6 +33,7 @@ TOP_KEYS = (
     "record_paths",
     "tracking",
     "keep_checkpoints",
+    "keep_full_models",
 )
 SEARCH_KEYS = ("algorithm", "num_samples", "max_concurrent", "seeds", "sampler_seed", "max_trials", "storage")
 SCHEDULER_KEYS = ("type", "max_epochs", "grace_period", "reduction_factor")
@@ -146,6 +147,7 @@ class SweepSpec:
     record_paths: bool  # absolute paths of this machine kept in the results folder (redact.portable otherwise)
     raw: dict  # the spec as run (after --set), saved beside the results
     keep_checkpoints: bool = False  # keep ended trials' checkpoints (lora_sweep.checkpoints deletes them otherwise)
+    keep_full_models: bool = False  # export each full fine-tuning study's best model too (lora_sweep/adapters.py)
 
 
 def _fail(key: str, message: str) -> None:
@@ -448,15 +450,9 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
     )
     seeds_apart = len(search["seeds"]) if search["algorithm"] != "grid" else 1  # grid counts include seeds
     _check_saved_adapters(experiments, trainings * seeds_apart)
-    record_paths = raw.get("record_paths", False)
-    if not isinstance(record_paths, bool):
-        _fail("record_paths", f"got {record_paths!r}; must be true or false")
-    keep_checkpoints = raw.get("keep_checkpoints", False)
-    if not isinstance(keep_checkpoints, bool):
-        _fail("keep_checkpoints", f"got {keep_checkpoints!r}; must be true or false")
     return SweepSpec(
         name=name,
-        record_paths=record_paths,
+        record_paths=_flag(raw, "record_paths"),
         tracking=tracking.parse(raw, name, _fail),
         experiments=experiments,
         **search,
@@ -464,8 +460,17 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
         storage=storage,
         **parse_ray(raw),
         raw=copy.deepcopy(raw),
-        keep_checkpoints=keep_checkpoints,
+        keep_checkpoints=_flag(raw, "keep_checkpoints"),
+        keep_full_models=_flag(raw, "keep_full_models"),
     )
+
+
+def _flag(raw: dict, key: str) -> bool:
+    """A top-level true/false setting (false when absent)."""
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        _fail(key, f"got {value!r}; must be true or false")
+    return value
 
 
 def apply_override(raw: dict, assignment: str, literal: bool = False) -> None:

@@ -39,9 +39,10 @@ class SeedStates:
     Weights are safetensors and the rest loads with weights_only=True: a results folder cannot run code on resume.
     """
 
-    def __init__(self, seeds: list[int], last_epoch: int, results=None):
+    def __init__(self, seeds: list[int], last_epoch: int, results=None, kept_methods=("lora",)):
         self._last_epoch = last_epoch
         self.results = results  # the sweep's results folder or URI: each seed's best adapter goes under it
+        self.kept_methods = kept_methods  # methods whose best weights are kept (adapters.kept_methods)
         self._pending: dict[int, dict] = {}
         self._restored: dict[int, dict] = {}
         checkpoint = tune.get_checkpoint()
@@ -84,8 +85,8 @@ class _SeedHook:
         return self.states._restored.get(self.seed)
 
     def keep_best(self, model, cfg, heads) -> None:
-        """An epoch beat this seed's best: keep its LoRA and head weights (lora_sweep/adapters.py)."""
-        if self.states.results is not None and cfg.method == "lora":
+        """An epoch beat this seed's best: keep its weights (LoRA and head; lora_sweep/adapters.py)."""
+        if self.states.results is not None and cfg.method in self.states.kept_methods:
             trial_id = tune.get_context().get_trial_id()
             adapters.save_best(model, cfg, heads, adapters.trial_location(self.states.results, trial_id, self.seed))
 
@@ -133,20 +134,26 @@ def shared_data(prepared: dict | None, key: tuple) -> TrialData | None:
 
 
 def run_trial(
-    config: dict, prepared: dict | None = None, sources: dict | None = None, epochs_fn=None, results=None
+    config: dict,
+    prepared: dict | None = None,
+    sources: dict | None = None,
+    epochs_fn=None,
+    results=None,
+    kept_methods=("lora",),
 ) -> None:
     """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.seeds).
 
     `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data); `sources` maps the same keys
     to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
     train.train_epochs (lora_sweep/standin.py measures the sweep machinery with a stand-in that does not train).
-    `results`: the sweep's results folder or URI, under which each seed's best LoRA adapter is kept.
+    `results`: the sweep's results folder or URI, under which each seed's best LoRA adapter (and full model,
+    when `kept_methods` names "full") is kept.
     """
     scratch.remove_stale()  # scratch checkpoint folders of killed trials
     cfg, labels = trial_config(config)
     seeds = list(labels.get("seeds") or [cfg.seed])
     node = ray.get_runtime_context().get_node_id()
-    states = SeedStates(seeds, last_epoch=cfg.epochs, results=results)
+    states = SeedStates(seeds, last_epoch=cfg.epochs, results=results, kept_methods=kept_methods)
     data = shared_data(prepared, data_key(cfg))
     used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the models have loaded
 

@@ -202,6 +202,9 @@ def test_overwrite_removes_what_lora_sweep_and_ray_wrote(tmp_path, cli):
     trial.mkdir(parents=True)
     (trial / "trial_state.pt").write_text("x")
     (trial / "link").symlink_to(outside)
+    for kept in ("adapters/m-sst2-lora-r8/adapter_config.json", "models/m-sst2-full/config.json"):
+        (folder / kept).parent.mkdir(parents=True)
+        (folder / kept).write_text("{}")
     with pytest.raises(Reached):
         cli([str(SMOKE), "--storage", "store", "--name", "s", "--overwrite"])
     assert not folder.exists() and (tmp_path / "store").is_dir()

@@ -58,6 +58,7 @@ BAD = [
     ("batch_size_float", spec("train: {batch_size: 1.5}\n"), [], "batch_size", "must be an integer >= 1"),
     ("lr_list", spec("train: {learning_rate: [1, 2]}\n"), [], "learning_rate", "must be a number > 0"),
     ("lr_nan", spec("train: {learning_rate: .nan}\n"), [], "learning_rate", "must be a number > 0"),
+    ("keep_full_word", spec("keep_full_models: yes please\n"), [], "keep_full_models", "must be true or false"),
     ("r_bool", spec(lora="r: true"), [], "variants[0].r", "must be an integer >= 1"),
     ("train_list", spec("train: [1]\n"), [], "train", "must be a mapping"),
     ("variant_resources_int", spec(lora="resources: 5"), [], "variants[0].resources", "must be a mapping"),

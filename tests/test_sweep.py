@@ -72,6 +72,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
             {"method": "lora", "r": {"grid": [2, 4]}, "learning_rate": 5e-3},
         ],
         tracking={"mlflow": mlflow_uri, "experiment": "tiny-mlflow"},
+        keep_full_models=True,
     )
     done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -106,6 +107,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     assert all(len(f) <= 80 for f in folders), folders
     _check_mlflow(mlflow_uri, trials, epochs)
     _check_adapters(out, model, glue, trials, epochs)
+    _check_full_model(out, model, glue, trials, epochs)
     # TensorBoard's HParams tab: each trial's settings as separate columns in the event file Ray wrote.
     lora = next(f for f in out.glob("trial_*") if f.name.endswith("lora-r4"))
     hparams = _hparams(next(lora.glob("events.out.tfevents*")))
@@ -158,6 +160,30 @@ def _check_adapters(out: Path, model: Path, glue: Path, trials: pd.DataFrame, ep
         metrics = train.evaluate(peft, data.dev, data.task, cfg, data.pad_token_id, torch.device("cpu"))
         assert metrics["eval_accuracy"] == reported["eval_accuracy"]
         assert metrics["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
+
+
+def _check_full_model(out: Path, model: Path, glue: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
+    """keep_full_models: the full study's best model, as save_pretrained writes it, loads to the reported metric."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from analysis.configs import best_configurations, configurations, with_config_ids
+    from lora_sweep import train
+    from lora_sweep.config import TrialConfig
+
+    assert sorted(p.name for p in (out / "models").iterdir()) == [f"{model.name}-sst2-full"]
+    folder = out / "models" / f"{model.name}-sst2-full"
+    assert "# Fully fine-tuned model" in (folder / "README.md").read_text()
+    full = with_config_ids(trials[trials["method"] == "full"])
+    best = best_configurations(configurations(full), ["study"]).iloc[0]
+    row = full[full["config"] == best["config"]].iloc[0]
+    reported = epochs[(epochs["trial_id"] == row["trial_id"]) & (epochs["epoch"] == row["best_epoch"])].iloc[0]
+    loaded = AutoModelForSequenceClassification.from_pretrained(folder)
+    cfg = TrialConfig(model=str(model), task="sst2", method="full", max_length=32, glue_dir=str(glue))
+    data = train.prepare_data(cfg)
+    metrics = train.evaluate(loaded, data.dev, data.task, cfg, data.pad_token_id, torch.device("cpu"))
+    assert metrics["eval_accuracy"] == reported["eval_accuracy"]
+    assert metrics["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
 
 
 def _check_mlflow(uri: str, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
