@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 from lora_sweep import storage
@@ -28,10 +29,14 @@ TRIALS = ".trials"
 FILES = ("adapter_config.json", "adapter_model.safetensors")
 EXPORTED = {"lora": FOLDER, "full": "models"}  # method -> the results subfolder its best models go to
 FIRST_FILE = {"lora": FILES[0], "full": "config.json"}  # a seed's kept weights are there when this file is
+SETTINGS_FILE = "lora_sweep.json"  # the trial's settings and reported dev metrics (python -m lora_sweep.evaluate)
 # TrialConfig settings a model card's command repeats (others keep their defaults).
 COMMAND_KEYS = ("model", "task", "method", "r", "alpha", "dropout", "target_modules", "learning_rate", "epochs",
                 "batch_size", "max_length", "weight_decay", "warmup_ratio", "max_train_samples", "seed",
                 "data_seed", "revision")  # fmt: skip
+# Settings of this machine or of the sweep's run, not of the trained model: not repeated in SETTINGS_FILE.
+LOCAL_KEYS = ("glue_dir", "cache_dir", "device", "save_adapter", "init_adapter")
+FLOAT_KEYS = ("learning_rate", "alpha", "dropout", "weight_decay", "warmup_ratio", "max_grad_norm")
 
 
 def trial_location(results: storage.Location, trial_id: str, seed) -> storage.Location:
@@ -89,6 +94,9 @@ def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Loc
             _copy(source, dest, seed_row["model"])
             _tokenizer(seed_row, dest)
             storage.write_text(storage.join(dest, "README.md"), model_card(seed_row, epochs, dest))
+            storage.write_text(
+                storage.join(dest, SETTINGS_FILE), json.dumps(settings_record(seed_row, epochs), indent=2)
+            )
             written.append(dest)
             what = "adapter" if method == "lora" else "model"
             log(f"[lora_sweep] {what} of {config['study']} (seed {int(seed_row['seed'])}): {dest}")
@@ -138,15 +146,46 @@ def _tokenizer(row, dest: storage.Location) -> None:
             storage.write(storage.join(dest, name), lambda dst, n=name: shutil.copyfile(os.path.join(tmp, n), dst))
 
 
-def _command(row) -> str:
-    flags = []
-    for key in COMMAND_KEYS:
+def trial_settings(row, keys) -> dict:
+    """The row's values of these TrialConfig settings as plain Python values (absent and empty ones left out;
+    integers a table stored as floats made integers again)."""
+    settings = {}
+    for key in keys:
         value = row.get(key)
+        if hasattr(value, "item"):
+            value = value.item()  # numpy scalars
         if value is None or (isinstance(value, float) and value != value) or value == "":
             continue
-        if isinstance(value, float) and value.is_integer() and key not in ("learning_rate", "alpha", "dropout"):
+        if isinstance(value, float) and value.is_integer() and key not in FLOAT_KEYS:
             value = int(value)
-        flags.append(f"--{key.replace('_', '-')} {value}")
+        settings[key] = value
+    return settings
+
+
+def settings_record(row, epochs) -> dict:
+    """SETTINGS_FILE: what the trial trained with and the dev metrics reported at the kept epoch."""
+    from lora_sweep.config import TrialConfig
+
+    keys = [f.name for f in fields(TrialConfig) if f.name not in (*LOCAL_KEYS, "extra")]
+    epoch = epochs[
+        (epochs["trial_id"] == row["trial_id"])
+        & (epochs["seed"] == row["seed"])
+        & (epochs["epoch"] == row["best_epoch"])
+    ]
+    reported = epoch.iloc[0] if len(epoch) else {}
+    metrics = {
+        k: float(reported[k]) for k in reported.keys() if str(k).startswith("eval_") and reported[k] == reported[k]
+    }
+    return {
+        "settings": trial_settings(row, keys),
+        "trial_id": row["trial_id"],
+        "epoch": int(row["best_epoch"]),
+        "reported": metrics,
+    }
+
+
+def _command(row) -> str:
+    flags = [f"--{key.replace('_', '-')} {value}" for key, value in trial_settings(row, COMMAND_KEYS).items()]
     return "python -m lora_sweep.train " + " ".join(flags) + " --save-adapter ADAPTER_DIR"
 
 

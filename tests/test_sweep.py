@@ -6,13 +6,15 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.sweep_support import run_cli, start_cli, tiny_world, write_spec
+from tests.sweep_support import cli_env, run_cli, start_cli, tiny_world, write_spec
 from tests.tiny_models import save_tiny_config
 
 pytestmark = pytest.mark.slow
@@ -134,13 +136,9 @@ def _hparams(events: Path) -> dict:
 
 
 def _check_adapters(out: Path, model: Path, glue: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
-    """Each LoRA study's best adapter in PEFT's format, which PeftModel loads to the dev metric the sweep reported."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification
-
-    from lora_sweep import train
-    from lora_sweep.config import TrialConfig
+    """Each LoRA study's best adapter in PEFT's format, which PeftModel loads to the dev metric the sweep reported
+    (lora_sweep.evaluate.measure: PeftModel.from_pretrained on the base model, then the trial's evaluation)."""
+    from lora_sweep.evaluate import measure
 
     folders = sorted(p.name for p in (out / "adapters").iterdir())
     assert folders == [f"{model.name}-sst2-lora-r2", f"{model.name}-sst2-lora-r4"], folders  # .trials removed
@@ -153,23 +151,15 @@ def _check_adapters(out: Path, model: Path, glue: Path, trials: pd.DataFrame, ep
         assert f"python -m lora_sweep.train --model {model} --task sst2 --method lora --r {r}" in card
         row = trials[(trials["method"] == "lora") & (trials["r"] == r)].iloc[0]
         reported = epochs[(epochs["trial_id"] == row["trial_id"]) & (epochs["epoch"] == row["best_epoch"])].iloc[0]
-        base = AutoModelForSequenceClassification.from_pretrained(model, num_labels=2)
-        peft = PeftModel.from_pretrained(base, folder)
-        cfg = TrialConfig(model=str(model), task="sst2", method="lora", r=r, max_length=32, glue_dir=str(glue))
-        data = train.prepare_data(cfg)
-        metrics = train.evaluate(peft, data.dev, data.task, cfg, data.pad_token_id, torch.device("cpu"))
+        metrics = measure(folder, str(glue))["measured"]
         assert metrics["eval_accuracy"] == reported["eval_accuracy"]
         assert metrics["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
 
 
 def _check_full_model(out: Path, model: Path, glue: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
-    """keep_full_models: the full study's best model, as save_pretrained writes it, loads to the reported metric."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
+    """keep_full_models: the full study's best model, as save_pretrained writes it, loads to the reported metric
+    (measured with `python -m lora_sweep.evaluate`, which loads it with AutoModelForSequenceClassification)."""
     from analysis.configs import best_configurations, configurations, with_config_ids
-    from lora_sweep import train
-    from lora_sweep.config import TrialConfig
 
     assert sorted(p.name for p in (out / "models").iterdir()) == [f"{model.name}-sst2-full"]
     folder = out / "models" / f"{model.name}-sst2-full"
@@ -178,12 +168,15 @@ def _check_full_model(out: Path, model: Path, glue: Path, trials: pd.DataFrame, 
     best = best_configurations(configurations(full), ["study"]).iloc[0]
     row = full[full["config"] == best["config"]].iloc[0]
     reported = epochs[(epochs["trial_id"] == row["trial_id"]) & (epochs["epoch"] == row["best_epoch"])].iloc[0]
-    loaded = AutoModelForSequenceClassification.from_pretrained(folder)
-    cfg = TrialConfig(model=str(model), task="sst2", method="full", max_length=32, glue_dir=str(glue))
-    data = train.prepare_data(cfg)
-    metrics = train.evaluate(loaded, data.dev, data.task, cfg, data.pad_token_id, torch.device("cpu"))
-    assert metrics["eval_accuracy"] == reported["eval_accuracy"]
-    assert metrics["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
+    done = subprocess.run(
+        [sys.executable, "-m", "lora_sweep.evaluate", str(folder)], capture_output=True, text=True, env=cli_env(glue)
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["epoch"] == row["best_epoch"] and measured["method"] == "full"
+    assert measured["measured"]["eval_accuracy"] == reported["eval_accuracy"]
+    assert measured["measured"]["eval_loss"] == pytest.approx(reported["eval_loss"], rel=1e-5)
+    assert measured["reported"]["eval_accuracy"] == reported["eval_accuracy"]
 
 
 def _check_mlflow(uri: str, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
