@@ -205,6 +205,7 @@ def model_card(row, epochs, dest) -> str:
     else:
         title = "Fully fine-tuned model"
         load = "Load it: `AutoModelForSequenceClassification.from_pretrained(this_folder)`."
+    load += " Measure it again on its dev examples: `python -m lora_sweep.evaluate this_folder`."
     return "\n".join([
         f"# {title}: {row['model']} on {row['task']} ({row['study']})",
         "",
