@@ -45,7 +45,9 @@ def standin_epochs(cfg, prepared=None, state_hook=None):
         yield {"epoch": epoch, "eval_accuracy": score, "eval_loss": 1 - score, "train_loss": 1 - score}
 
 
-def standin_trial(config: dict, prepared: dict | None = None, sources: dict | None = None, results=None) -> None:
+def standin_trial(
+    config: dict, prepared: dict | None = None, sources: dict | None = None, results=None, kept_methods=("lora",)
+) -> None:
     """lora_sweep.trial.run_trial with the stand-in epochs in place of training."""
     from lora_sweep import trial
 
