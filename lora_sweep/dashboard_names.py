@@ -46,6 +46,7 @@ def named_trainable(trainable, sweep: str):
     from ray.tune.trainable import wrap_function
 
     cls = wrap_function(trainable)
+    cls.__qualname__ = cls.__name__  # the Actors view's Class: ImplicitFunc, as Tune's own wrapping shows it
     cls._lora_sweep_name = sweep
     cls.__repr__ = worker_repr
     return cls

@@ -123,7 +123,7 @@ def _check_dashboard(jobs: dict, actors: dict, spec: Path, folders: list[str]) -
     assert len(named) == 1, [j.get("metadata") for j in jobs.values()]
     assert named[0]["type"] == "DRIVER" and named[0]["metadata"]["lora_sweep_spec"].endswith(spec.name), named
     mine = [a for a in actors.values() if a["job_id"] == named[0]["job_id"]]
-    trial_actors = [a for a in mine if a["class_name"].endswith("ImplicitFunc")]  # wrap_function.<locals>.ImplicitFunc
+    trial_actors = [a for a in mine if a["class_name"] == "ImplicitFunc"]
     reprs = sorted({a["repr_name"] for a in trial_actors})
     assert trial_actors and all(re.fullmatch(r"tiny worker \((trial_\d{5}_\S+) first\)", r) for r in reprs), reprs
     assert {r.split("(")[1].split(" ")[0] for r in reprs} <= set(folders), (reprs, folders)
