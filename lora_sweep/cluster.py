@@ -60,10 +60,10 @@ def runtime_env() -> dict:
     return {k: v for k, v in env.items() if v}
 
 
-def join(address: str | None):
+def join(address: str | None, job_config=None):
     import ray
 
-    return ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
+    return ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False, job_config=job_config)
 
 
 def alive_nodes() -> list[dict]:

@@ -26,6 +26,7 @@ from lora_sweep import (
     adapters,
     checkpoints,
     cluster,
+    dashboard_names,
     optuna_store,
     progress,
     provenance,
@@ -77,25 +78,27 @@ def storage_path(spec: SweepSpec) -> str:
     return spec.storage if "://" in spec.storage else str(Path(spec.storage).expanduser().resolve())
 
 
-def start_ray(spec: SweepSpec, log=print) -> str | None:
+def start_ray(spec: SweepSpec, log=print, spec_path: str = "") -> str | None:
     """Connect to spec.address or start a local instance on loopback; return the dashboard URL.
 
     A local instance: every port on 127.0.0.1 (ray_ports), its token kept unless the spec says ray.auth: disabled,
-    and a reaper that ends its processes when the driver goes, even by SIGKILL (ray_reaper).
+    and a reaper that ends its processes when the driver goes, even by SIGKILL (ray_reaper). The driver's job
+    metadata names the sweep in the dashboard's Jobs view (dashboard_names).
     """
     say = ray_ports.exposure_line(spec)
     if say:
         print(f"[lora_sweep] {say}", file=sys.stderr)
     if cluster.joining(spec):  # ray.init(address=None) joins $RAY_ADDRESS's cluster
         ray_ports.warn_cluster_auth(spec, lambda line: print(line, file=sys.stderr))
-        context = cluster.join(spec.address)  # with the project's code and settings as runtime_env (cluster.py)
+        # with the project's code and settings as runtime_env (cluster.py)
+        context = cluster.join(spec.address, dashboard_names.job_config(spec, spec_path))
     else:
-        context = _start_local(spec)
+        context = _start_local(spec, dashboard_names.job_config(spec, spec_path))
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
 
 
-def _start_local(spec: SweepSpec):
+def _start_local(spec: SweepSpec, job_config):
     ray_ports.check_local_auth(spec)
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     port = spec.dashboard_port
@@ -105,7 +108,7 @@ def _start_local(spec: SweepSpec):
     os.environ[ray_reaper.MARKER_ENV] = marker  # inherited by every process of the instance, for the reaper
     try:
         with ray_ports.loopback_only():
-            context, port = _init_local(spec, port, marker, say)
+            context, port = _init_local(spec, port, marker, say, job_config)
     finally:
         os.environ.pop(ray_reaper.MARKER_ENV, None)
     if spec.include_dashboard and port is None:
@@ -114,7 +117,7 @@ def _start_local(spec: SweepSpec):
     return context
 
 
-def _init_local(spec: SweepSpec, port: int | None, marker: str, say):
+def _init_local(spec: SweepSpec, port: int | None, marker: str, say, job_config):
     for attempt in (1, 2):
         try:
             context = ray.init(
@@ -126,6 +129,7 @@ def _init_local(spec: SweepSpec, port: int | None, marker: str, say):
                 dashboard_port=port,
                 _node_ip_address="127.0.0.1",
                 log_to_driver=False,
+                job_config=job_config,
             )
             return context, port
         except Exception as err:
@@ -472,7 +476,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     progress.use_column_reporter()
-    dashboard = start_ray(spec, log)
+    dashboard = start_ray(spec, log, spec_path)
     STOP.received = None
     try:
         check_cluster_resources(spec, log)
@@ -494,6 +498,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         kept = adapters.kept_methods(spec.keep_full_models)
         trainable = tune.with_parameters(run_trial, prepared=shared, sources=sources, results=out, kept_methods=kept)
         trainable = tune.with_resources(trainable, _resources)
+        trainable = dashboard_names.named_trainable(trainable, spec.name)  # the Actors view's repr
         clean = redact.scrubber(spec.record_paths)
         callback = ResultsCallback(out, configs if spec.algorithm == "grid" else [], clean)
         checkpoints.POLICY.keep = spec.keep_checkpoints

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.dashboard_watch import run_watching_dashboard
 from tests.sweep_support import cli_env, run_cli, start_cli, tiny_world, write_spec
 from tests.tiny_models import save_tiny_config
 
@@ -76,7 +78,8 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
         tracking={"mlflow": mlflow_uri, "experiment": "tiny-mlflow"},
         keep_full_models=True,
     )
-    done = run_cli([str(spec), "--storage", str(tmp_path / "store")], glue)
+    # The dashboard's Jobs and Actors views are read while the sweep runs.
+    done, jobs, actors = run_watching_dashboard([str(spec), "--storage", str(tmp_path / "store")], glue, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = tmp_path / "store" / "tiny"
     trials = pd.read_parquet(out / "trials.parquet")
@@ -107,6 +110,7 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
         f"{model.name}-sst2-{s}" for s in ("full", "full", "lora-r2", "lora-r4")
     ]
     assert all(len(f) <= 80 for f in folders), folders
+    _check_dashboard(jobs, actors, spec, folders)
     _check_mlflow(mlflow_uri, trials, epochs)
     _check_adapters(out, model, glue, trials, epochs)
     _check_full_model(out, model, glue, trials, epochs)
@@ -114,6 +118,19 @@ def test_grid_sweep_with_asha_writes_results_and_report(world, tmp_path):
     lora = next(f for f in out.glob("trial_*") if f.name.endswith("lora-r4"))
     hparams = _hparams(next(lora.glob("events.out.tfevents*")))
     assert hparams["trial/method"] == "lora" and hparams["trial/r"] == 4 and hparams["trial/learning_rate"] == 5e-3
+
+
+def _check_dashboard(jobs: dict, actors: dict, spec: Path, folders: list[str]) -> None:
+    """Jobs view: the driver's job is named after the sweep (metadata job_name) and names its spec. Actors view:
+    each trial actor's repr names the sweep and the trial it ran first (Ray reads a repr once; actors are reused)."""
+    named = [j for j in jobs.values() if (j.get("metadata") or {}).get("job_name") == "tiny"]
+    assert len(named) == 1, [j.get("metadata") for j in jobs.values()]
+    assert named[0]["type"] == "DRIVER" and named[0]["metadata"]["lora_sweep_spec"].endswith(spec.name), named
+    mine = [a for a in actors.values() if a["job_id"] == named[0]["job_id"]]
+    trial_actors = [a for a in mine if a["class_name"] == "ImplicitFunc"]
+    reprs = sorted({a["repr_name"] for a in trial_actors})
+    assert trial_actors and all(re.fullmatch(r"tiny worker \((trial_\d{5}_\S+) first\)", r) for r in reprs), reprs
+    assert {r.split("(")[1].split(" ")[0] for r in reprs} <= set(folders), (reprs, folders)
 
 
 def _hparams(events: Path) -> dict:
