@@ -51,10 +51,18 @@ def driver_stats() -> dict:
     return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def print_stats() -> None:
+def print_stats(**more) -> None:
     """The driver's own cost so far, on one line bench_scale reads (printed before exiting: the CLI may leave
     through os._exit, which skips atexit handlers)."""
-    print(STATS + " " + json.dumps(driver_stats()), flush=True)
+    print(STATS + " " + json.dumps({**driver_stats(), **more}), flush=True)
+
+
+def finished_trials(storage: Path, name: str) -> int:
+    """Trials lora_sweep's tables record as run to their end (completed or stopped by ASHA)."""
+    import pandas as pd
+
+    trials = pd.read_csv(storage / name / "trials.csv")
+    return int(trials["status"].isin(["completed", "early_stopped"]).sum())
 
 
 def plain(spec_path: str, storage: str, cpus: int) -> int:
@@ -83,9 +91,9 @@ def plain(spec_path: str, storage: str, cpus: int) -> int:
         ),
         run_config=tune.RunConfig(name=sweep.name, storage_path=storage, verbose=1),
     )
-    tuner.fit()
+    grid = tuner.fit()
     ray.shutdown()
-    print_stats()
+    print_stats(finished=sum(1 for result in grid if result.error is None))
     return 0
 
 
@@ -110,6 +118,7 @@ def compare(trials: int, cpus: int, epochs: int, epoch_s: float, work: Path) -> 
                 env, work / "ours.log")  # fmt: skip
     theirs = _run([sys.executable, "-m", "lora_sweep.bench_scale", "--plain", str(spec_path), str(work / "plain"),
                    str(cpus)], env, work / "plain.log")  # fmt: skip
+    ours["finished"] = finished_trials(work / "ours", "scale")
     return {"trials": trials, "lora_sweep": ours, "plain_tuner": theirs, "ratio": ours["wall_s"] / theirs["wall_s"]}
 
 
@@ -119,7 +128,8 @@ def report(row: dict) -> str:
     return (
         f"{n} trials: lora_sweep {a['wall_s']:.1f} s, plain Tuner {b['wall_s']:.1f} s, ratio {row['ratio']:.3f} "
         f"(goal <= 1.10); driver CPU per trial {1000 * a['cpu_s'] / n:.1f} ms vs {1000 * b['cpu_s'] / n:.1f} ms; "
-        f"driver peak RSS {a['peak_rss_mb']:.0f} MB vs {b['peak_rss_mb']:.0f} MB"
+        f"driver peak RSS {a['peak_rss_mb']:.0f} MB vs {b['peak_rss_mb']:.0f} MB; trials finished "
+        f"{a['finished']} vs {b['finished']}"
     )
 
 
