@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from lora_sweep import storage
+from lora_sweep import space, storage
 
 FOLDER = "adapters"
 TRIALS = ".trials"
@@ -64,13 +64,6 @@ def save_best(model, cfg, heads, location: storage.Location) -> None:
             storage.write(storage.join(location, name), lambda dst, n=name: shutil.copyfile(os.path.join(tmp, n), dst))
 
 
-def study_folder(study: str) -> str:
-    """`minilm/sst2/lora-r8` -> `minilm-sst2-lora-r8` (a model given as a path keeps its last part)."""
-    parts = study.split("/")
-    model = "/".join(parts[:-2]).rstrip("/").rsplit("/", 1)[-1]
-    return "-".join([model, *parts[-2:]])
-
-
 def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Location]:
     """Copy each study's best kept weights to adapters/<study>/ or models/<study>/ (see the module); return the
     folders written."""
@@ -90,7 +83,7 @@ def export(out: storage.Location, trials, epochs, log=print) -> list[storage.Loc
             source = trial_location(out, seed_row["trial_id"], seed_row["seed"])
             if not storage.is_file(storage.join(source, FIRST_FILE[method])):
                 continue  # a trial that kept none (full fine-tuning unless keep_full_models, a stand-in, ...)
-            dest = storage.join(out, EXPORTED[method], study_folder(config["study"]))
+            dest = storage.join(out, EXPORTED[method], space.study_slug(config["study"]))
             _copy(source, dest, seed_row["model"])
             _tokenizer(seed_row, dest)
             storage.write_text(storage.join(dest, "README.md"), model_card(seed_row, epochs, dest))

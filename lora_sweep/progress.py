@@ -9,9 +9,10 @@ seeds, then the score (median over seeds) with its min and max.
 from __future__ import annotations
 
 import os
-import re
 
 from ray.tune import CLIReporter
+
+from lora_sweep import space
 
 SHOWN = ("model", "task", "method", "r", "learning_rate", "seeds")
 HEADERS = {"learning_rate": "lr"}
@@ -48,7 +49,5 @@ def trial_dirname(trial) -> str:
     last part of its hub id or path."""
     number = trial.trial_id.rsplit("_", 1)[-1]
     values = trial.config.get("trial", trial.config)
-    model = str(values.get("model", "")).rstrip("/").rsplit("/", 1)[-1]
-    study = "-".join([model, str(values.get("task", "")), str(values.get("study", "")).rsplit("/", 1)[-1]])
-    study = re.sub(r"[^A-Za-z0-9_.+-]+", "-", study).strip("-")
+    study = space.study_slug(str(values.get("study", "")))
     return f"trial_{number}_{study}"[:80] if study else f"trial_{number}"

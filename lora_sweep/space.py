@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from dataclasses import dataclass
 
 from lora_sweep.config import TrialConfig
@@ -62,6 +63,14 @@ def study_name(values: dict) -> str:
         if targets:  # explicit targets (paper Table 6 compares them) make their own study
             suffix += "-" + (targets if isinstance(targets, str) else "+".join(targets))
     return f"{values['model']}/{values['task']}/{method}{suffix}"
+
+
+def study_slug(study: str) -> str:
+    """`minilm/sst2/lora-r8` -> `minilm-sst2-lora-r8`: a study as part of a folder name (a model given as a path or
+    hub id keeps its last part; runs of characters other than letters, digits and `_.+-` become one `-`)."""
+    parts = study.split("/")
+    model = "/".join(parts[:-2]).rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", "-".join([model, *parts[-2:]])).strip("-")
 
 
 def arms(spec: SweepSpec) -> list[Arm]:

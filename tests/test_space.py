@@ -227,3 +227,19 @@ def test_searched_ranges_merge_over_studies(tmp_path):
     assert by_study["minilm/sst2/full"] == {"learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-4}}
     assert by_study["minilm/sst2/lora-r4"]["learning_rate"] == {"type": "loguniform", "low": 1e-4, "high": 1e-2}
     assert "r" not in by_study["minilm/sst2/lora-r4"]
+
+
+@pytest.mark.parametrize(
+    ("study", "slug"),
+    [
+        ("minilm/sst2/lora-r8", "minilm-sst2-lora-r8"),
+        ("FacebookAI/roberta-base/mrpc/full", "roberta-base-mrpc-full"),  # a hub id: its last part
+        ("/models/tiny bert/sst2/lora-r4-query+value", "tiny-bert-sst2-lora-r4-query+value"),  # a path
+        ("random:roberta-base/rte/full", "random-roberta-base-rte-full"),
+        ("", ""),
+    ],
+)
+def test_study_slug_names_trial_and_adapter_folders(study, slug):
+    from lora_sweep.space import study_slug
+
+    assert study_slug(study) == slug
