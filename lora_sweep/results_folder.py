@@ -19,6 +19,9 @@ from lora_sweep import storage
 
 MARKER = "sweep.json"
 # What lora_sweep (tables, spec, versions, marker, report) and Ray Tune (experiment state, trial folders) write.
+# The files of one Ray Tune state save that must agree: the trial list and the search algorithms' states (grid,
+# Optuna); lora_sweep.state_snapshot keeps them as one archive.
+RAY_STATE = ("experiment_state-*.json", "basic-variant-state-*.json", "searcher-state-*.pkl", "search_gen_state-*.json")
 WRITTEN = (
     "trials.csv",
     "trials.parquet",
@@ -42,10 +45,7 @@ WRITTEN = (
     ".*.tmp",  # atomic writes interrupted by a kill (atomic.py, analysis/writers.py)
     "trial_*",  # Ray Tune's trial folders (progress.trial_dirname)
     "run_trial_*",  # the same, named by Ray's default (results written before progress.trial_dirname existed)
-    "experiment_state-*.json",
-    "basic-variant-state-*.json",
-    "searcher-state-*.pkl",
-    "search_gen_state-*.json",
+    *RAY_STATE,
     "tuner.pkl",
     "trainable.pkl",
     "callback-states-*.pkl",

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from ray import tune
 
-from lora_sweep import storage
+from lora_sweep import results_folder, storage
 
 ARCHIVE = "resume_state.tar"
-# The files of one save that must agree: the trial list and the search algorithms' states (grid, Optuna).
-NAMES = ("experiment_state-*.json", "basic-variant-state-*.json", "searcher-state-*.pkl", "search_gen_state-*.json")
+NAMES = results_folder.RAY_STATE  # the files of one save that must agree
 
 
 def _ours(name: str) -> bool:
