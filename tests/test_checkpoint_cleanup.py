@@ -157,8 +157,14 @@ def test_a_running_trial_keeps_the_checkpoint_every_saved_copy_may_restore_and_n
         _trial(experiment, "a_00004", "PENDING", 4),  # restored by a resume, not started again yet
         _trial(experiment, "a_00005", "TERMINATED", 4),  # ended; the archive still says RUNNING at 3
     )
-    storage_copy = [_entry(ahead, "RUNNING", 2), _entry(behind, "RUNNING", 3), _entry(unsaved, "RUNNING", 3),
-                    _entry(fresh, "RUNNING", None), _entry(waiting, "RUNNING", 1), _entry(ended, "TERMINATED", 4)]
+    storage_copy = [
+        _entry(ahead, "RUNNING", 2),
+        _entry(behind, "RUNNING", 3),
+        _entry(unsaved, "RUNNING", 3),
+        _entry(fresh, "RUNNING", None),
+        _entry(waiting, "RUNNING", 1),
+        _entry(ended, "TERMINATED", 4),
+    ]
     archive_copy = [_entry(ahead, "RUNNING", 3), _entry(behind, "RUNNING", 2), _entry(fresh, "RUNNING", None),
                     _entry(waiting, "RUNNING", 1), _entry(ended, "RUNNING", 3)]  # fmt: skip
     _write_copies(experiment, storage_copy, archive_copy)
