@@ -12,7 +12,8 @@ checkpoint that state records as its latest. So:
     trial from its checkpoint. Trials stopped by Ctrl-C are saved as RUNNING (Ray saves before its clean-up marks
     them terminated): their latest checkpoint stays.
 Ray saves at least every 10 s while the sweep runs (19 times as long as a save takes, if longer) and once more
-before on_experiment_end, where the last ones go; the pruner looks every 10 s.
+before on_experiment_end, where the last ones go. The pruner looks AFTER_SAVE_S after each save (Ray copies the
+saved state to the storage in the background) and every 10 s; a file that has not changed is not read again.
 
 Only `checkpoint_*` folders inside a trial's folder are deleted (the trial's result.json, progress.csv and params.json
 stay); locally never through a symlink. `keep_checkpoints: true` (--keep-checkpoints) keeps them all.
@@ -40,6 +41,7 @@ class Policy:
 
 
 POLICY = Policy()  # one per driver process, like sweep.STOP
+AFTER_SAVE_S = 1.0
 
 
 def delete_checkpoints(fs, trial_path: str, below: float = math.inf) -> int:
@@ -82,11 +84,17 @@ class CheckpointPruner(tune.Callback):
     def setup(self, **info):
         self._pruned: set[str] = set()  # trials whose checkpoints all went
         self._kept_from: dict[str, float] = {}  # running trial -> checkpoints below this index went already
-        self._last = 0.0
+        self._next = 0.0  # when to look next
+        self._cache: dict = {}  # the saved copies last read (saved_state.read_states)
+
+    def get_state(self):
+        """Ray Tune is saving its experiment state: look again once it has reached the storage."""
+        self._next = time.monotonic() + AFTER_SAVE_S  # not at once: the copy on the storage is the last save's
+        return None  # nothing for Ray to keep
 
     def on_step_end(self, iteration, trials, **info):
-        if time.monotonic() - self._last >= self.interval_s:
-            self._last = time.monotonic()
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.interval_s
             self.prune(trials)
 
     def on_experiment_end(self, trials, **info):
@@ -104,7 +112,7 @@ class CheckpointPruner(tune.Callback):
             return 0
         context = next(iter(live.values())).storage
         fs = context.storage_filesystem
-        copies = read_states(fs, context.experiment_fs_path)
+        copies = read_states(fs, context.experiment_fs_path, self._cache)
         count = 0
         for trial_id, below in keep_from(copies or [], set(live)).items():
             trial = live[trial_id]

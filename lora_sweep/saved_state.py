@@ -26,8 +26,11 @@ def checkpoint_index(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def read_states(fs, experiment_path: str) -> list[list] | None:
-    """The trial_data of each saved copy a resume could read ([] when none); None when one cannot be read whole."""
+def read_states(fs, experiment_path: str, cache: dict | None = None) -> list[list] | None:
+    """The trial_data of each saved copy a resume could read ([] when none); None when one cannot be read whole.
+
+    cache: a dict kept between calls; the files are read again only when their size or time changed.
+    """
     import pyarrow.fs
 
     from lora_sweep.state_snapshot import ARCHIVE
@@ -35,6 +38,9 @@ def read_states(fs, experiment_path: str) -> list[list] | None:
     found = fs.get_file_info(pyarrow.fs.FileSelector(experiment_path, allow_not_found=True))
     names = {info.base_name for info in found}
     states = [n for n in names if fnmatch.fnmatch(n, STATE_FILES)]
+    key = [(i.base_name, i.size, i.mtime) for i in found if i.base_name in (max(states, default=""), ARCHIVE)]
+    if cache is not None and key and all(mtime is not None for *_, mtime in key) and cache.get("key") == key:
+        return cache["copies"]
     copies = []
     try:
         if states:
@@ -50,6 +56,8 @@ def read_states(fs, experiment_path: str) -> list[list] | None:
     except (ValueError, OSError, KeyError, TypeError, tarfile.TarError):
         # Ray is copying the file right now (seen at 1,000 trials: an empty file): nothing is pruned this round.
         return None
+    if cache is not None:
+        cache.update(key=key, copies=copies)
     return copies
 
 
