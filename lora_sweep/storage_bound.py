@@ -2,9 +2,13 @@
 
 A trial's checkpoint holds, for each of its seeds, the trainable weights and AdamW's two moments in float32:
 trainable x 3 x 4 bytes (the scheduler's state and the epoch counters add a few hundred bytes; the last epoch's
-checkpoint holds no weights at all). Ray keeps one checkpoint per trial (num_to_keep=1) but writes the next one
-before it deletes the previous: 2 per running trial at the peak. Checkpoints of ended trials are deleted
-(lora_sweep.checkpoints) unless --keep-checkpoints. So the peak is the sum, over the trials that can run at once,
+checkpoint holds no weights at all). A running trial keeps the checkpoint Ray's last saved experiment state records
+(--resume restores from it) and the newer ones; lora_sweep.checkpoints deletes the older ones about a second after
+each save, and Ray saves at least every 10 s. So a trial whose epochs take longer than that (about 11 s; 19 times
+as long as a save takes, if longer) holds at most 2 at the peak, the next one written while the previous stays; a
+trial with shorter epochs holds one more per epoch within that time (assumed longer: a glue_ranks trial's epoch
+trains 3 seeds on 2,490 examples or more). Checkpoints of
+ended trials are deleted unless --keep-checkpoints. So the peak is the sum, over the trials that can run at once,
 of 2 x seeds x trainable x 12 bytes: at most max_concurrent trials, or as many as the GPUs hold, the largest first.
 
     python -m lora_sweep.storage_bound sweeps/glue_ranks.yaml --gpus 8
@@ -18,7 +22,7 @@ import sys
 from lora_sweep.spec import SpecError, load_spec
 
 BYTES_PER_TRAINABLE = 3 * 4  # float32 weights + AdamW's exp_avg and exp_avg_sq
-CHECKPOINTS_PER_RUNNING_TRIAL = 2  # the new one is written before Ray deletes the old one
+CHECKPOINTS_PER_RUNNING_TRIAL = 2  # the next one is written while the one the saved state records stays
 
 
 def study_rows(spec) -> list[dict]:

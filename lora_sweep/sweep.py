@@ -336,9 +336,10 @@ class ResultsCallback(tune.Callback):
             self.schedule.run(self.write)
 
     def get_state(self):
-        """Ray Tune is saving its experiment state: every result it will not report again is kept first. With
-        num_to_keep=1 Ray saves after every trial checkpoint, so only the rows since the last rewrite are written
-        then (UNWRITTEN, a small file); the tables themselves follow the schedule."""
+        """Ray Tune is saving its experiment state: every result it will not report again is kept first. Ray
+        saves every 10 s or more, so only the rows since the last rewrite are written then (UNWRITTEN, a small
+        file); the tables themselves follow the schedule. A resume that restores a trial from an older checkpoint
+        reports its later epochs again: each replaces the row of that (seed, epoch) (TrialRecord.add_rows)."""
         if self.schedule.due():
             self.schedule.run(self.write)
         elif self.unwritten and len(self.unwritten) != self.unwritten_kept:
@@ -475,6 +476,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     configs = enumerate_configs(spec)
     # Checkpointing every epoch is intended: do not warn about snapshot frequency on every trial.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Ray lists every checkpoint it keeps in the saved state: without their metrics that list stays small.
+    os.environ.setdefault("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
     progress.use_column_reporter()
     dashboard = start_ray(spec, log, spec_path)
     STOP.received = None
@@ -519,7 +522,9 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
                     *tracking.callbacks(spec.tracking),
                 ],
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                # Ray keeps every checkpoint; CheckpointPruner deletes those no resume can need. num_to_keep=1
+                # would make Ray save its whole experiment state after every checkpoint (checkpoints.py).
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
                 progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),
                 verbose=1,
             )

@@ -80,8 +80,9 @@ def test_tables_read_during_a_sweep_are_whole_and_the_final_ones_hold_every_repo
 
 
 def test_rows_since_the_last_rewrite_survive_a_kill_through_rays_state_saves(tmp_path, monkeypatch):
-    """Ray saves its state after every trial checkpoint (num_to_keep=1): the callback then writes only the rows the
-    tables lack (unwritten_epochs.jsonl), and a resumed callback reads them back with the tables."""
+    """Whenever Ray saves its state the callback writes only the rows the tables lack (unwritten_epochs.jsonl), and
+    a resumed callback reads them back with the tables; a trial the resume restores from an older checkpoint
+    reports those epochs again, and each (trial, seed, epoch) stays one row."""
     from types import SimpleNamespace
 
     from lora_sweep import sweep
@@ -104,6 +105,9 @@ def test_rows_since_the_last_rewrite_survive_a_kill_through_rays_state_saves(tmp
         resumed = sweep.ResultsCallback(tmp_path)
         resumed.setup()
         assert resumed.previous[1]["epoch"].tolist() == [1, 2, 3]
+        for epoch in (2, 3):  # Ray's saved state recorded the checkpoint of epoch 1: epochs 2 and 3 run again
+            row = {"epoch": epoch, "eval_accuracy": 0.5 + epoch / 10, "eval_loss": 1.0 / epoch}
+            resumed.on_trial_result(0, [trial], trial, {"by_seed": {"0": row}})
         clock[0] += 10.0
         resumed.on_trial_complete(0, [trial], trial)  # a rewrite now: the tables take the rows, the file empties
         assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [1, 2, 3]
