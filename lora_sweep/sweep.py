@@ -328,21 +328,17 @@ class ResultsCallback(tune.Callback):
 
     def _changed(self) -> None:
         self.schedule.changed()
-        if self.schedule.due():
-            self.schedule.run(self.write)
+        self.schedule.run_if_due(self.write)
 
     def on_step_end(self, iteration, trials, **info):
-        if self.schedule.due():  # a quiet spell after a report: the tables catch up within the interval
-            self.schedule.run(self.write)
+        self.schedule.run_if_due(self.write)  # a quiet spell after a report: the tables catch up within the interval
 
     def get_state(self):
         """Ray Tune is saving its experiment state: every result it will not report again is kept first. Ray
         saves every 10 s or more, so only the rows since the last rewrite are written then (UNWRITTEN, a small
         file); the tables themselves follow the schedule. A resume that restores a trial from an older checkpoint
         reports its later epochs again: each replaces the row of that (seed, epoch) (TrialRecord.add_rows)."""
-        if self.schedule.due():
-            self.schedule.run(self.write)
-        elif self.unwritten and len(self.unwritten) != self.unwritten_kept:
+        if not self.schedule.run_if_due(self.write) and self.unwritten and len(self.unwritten) != self.unwritten_kept:
             lines = [json.dumps(redact.scrub(row, self.clean) if self.clean else row) for row in self.unwritten]
             storage.write_text(storage.join(self.out_dir, UNWRITTEN), "\n".join(lines) + "\n")
             self.unwritten_kept, self.unwritten_on_disk = len(self.unwritten), True

@@ -30,6 +30,13 @@ class WriteSchedule:
         wait = max(self.min_interval_s, SHARE * self._last_duration)
         return self.pending and now - self._last_end >= wait
 
+    def run_if_due(self, write) -> bool:
+        """Call write() if a rewrite is due now (see due); say whether it ran."""
+        if not self.due():
+            return False
+        self.run(write)
+        return True
+
     def run(self, write) -> None:
         """Call write() now and note how long it took."""
         started = time.monotonic()

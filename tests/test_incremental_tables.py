@@ -27,6 +27,10 @@ def test_rewrites_wait_for_a_change_the_interval_and_twenty_times_the_last_rewri
     calls = []
     schedule.run(lambda: calls.append(time.monotonic()))
     assert calls and not schedule.pending
+    assert not schedule.run_if_due(lambda: calls.append(0.0)) and len(calls) == 1  # nothing new
+    schedule.changed()
+    schedule._last_end = float("-inf")
+    assert schedule.run_if_due(lambda: calls.append(0.0)) and len(calls) == 2 and not schedule.pending
 
 
 @pytest.mark.slow
