@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,17 @@ def tiny_glue_dir(tmp_path_factory) -> Path:
     from tests.trial_fixtures import make_tiny_glue
 
     return make_tiny_glue(tmp_path_factory.mktemp("tiny-glue"))
+
+
+@pytest.fixture
+def deletions_only_in_tmp(tmp_path, monkeypatch):
+    """Any shutil.rmtree outside tmp_path raises before it runs: for tests of code that deletes."""
+    root, rmtree = os.path.realpath(tmp_path), shutil.rmtree
+
+    def guarded(path, *args, **kwargs):
+        real = os.path.realpath(path)
+        if not real.startswith(root + os.sep):
+            raise AssertionError(f"test guard: refused to delete {path} outside {root}")
+        return rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", guarded)

@@ -9,8 +9,6 @@ tests/test_interrupt_resume.py (none left locally; --keep-checkpoints on a resum
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,19 +18,8 @@ import pytest
 from lora_sweep import checkpoints
 from tests.standin import spec_file
 
-
-@pytest.fixture(autouse=True)
-def deletions_only_in_tmp(tmp_path, monkeypatch):
-    """Any shutil.rmtree outside tmp_path raises before it runs."""
-    root, rmtree = os.path.realpath(tmp_path), shutil.rmtree
-
-    def guarded(path, *args, **kwargs):
-        real = os.path.realpath(path)
-        if not real.startswith(root + os.sep):
-            raise AssertionError(f"test guard: refused to delete {path} outside {root}")
-        return rmtree(path, *args, **kwargs)
-
-    monkeypatch.setattr(shutil, "rmtree", guarded)
+# Any shutil.rmtree outside the test's tmp_path raises before it runs (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deletions_only_in_tmp")
 
 
 def _trial(experiment: Path, trial_id: str, status: str, count: int = 2):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,18 +21,8 @@ time.sleep(600)
 """
 
 
-@pytest.fixture(autouse=True)
-def deletions_only_in_tmp(tmp_path, monkeypatch):
-    root = os.path.realpath(tmp_path)
-    original = shutil.rmtree
-
-    def guarded(path, *args, **kwargs):
-        real = os.path.realpath(path)
-        if not real.startswith(root + os.sep):
-            raise AssertionError(f"test guard: refused to delete {path} outside {root}")
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(shutil, "rmtree", guarded)
+# Any shutil.rmtree outside the test's tmp_path raises before it runs (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deletions_only_in_tmp")
 
 
 def _child_folder(tmp_path):
