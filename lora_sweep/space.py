@@ -168,10 +168,13 @@ def _merge(a: dict | None, b: dict) -> dict:
 def searched_by_study(spec: SweepSpec) -> dict:
     """Study -> setting -> its searched values or range (for the analysis' edge-of-range check)."""
     out: dict = {}
+    merged: set = set()  # (study, key, setting): arms of one variant share its settings, each merged once
     for arm in arms(spec):
-        study = out.setdefault(study_name(arm.base()), {})
+        name = study_name(arm.base())
+        study = out.setdefault(name, {})
         for key, setting in arm.variant.settings.items():
-            if setting.searched and key != "r":
+            if setting.searched and key != "r" and (name, key, id(setting)) not in merged:
+                merged.add((name, key, id(setting)))
                 study[key] = _merge(study.get(key), setting.describe())
         if len(spec.seeds) > 1:
             study["seed"] = {"type": "grid", "values": list(spec.seeds)}
@@ -181,9 +184,11 @@ def searched_by_study(spec: SweepSpec) -> dict:
 def searched_settings(spec: SweepSpec) -> dict:
     """Setting -> searched values or range, merged over every study."""
     out: dict = {}
+    merged: set = set()  # (key, setting): each Setting once, however many arms share it
     for arm in arms(spec):
         for key, setting in arm.variant.settings.items():
-            if setting.searched:
+            if setting.searched and (key, id(setting)) not in merged:
+                merged.add((key, id(setting)))
                 out[key] = _merge(out.get(key), setting.describe())
     if len(spec.seeds) > 1:
         out["seed"] = {"type": "grid", "values": list(spec.seeds)}

@@ -40,7 +40,7 @@ from lora_sweep import (
     storage,
     tracking,
 )
-from lora_sweep.scheduler import FairASHA
+from lora_sweep.scheduler import FairASHA, flush_all
 from lora_sweep.seeds import BY_SEED, SCORE
 from lora_sweep.spec import SpecError, SweepSpec
 from lora_sweep.train import data_key, prepare_data
@@ -338,6 +338,7 @@ class ResultsCallback(tune.Callback):
         saves every 10 s or more, so only the rows since the last rewrite are written then (UNWRITTEN, a small
         file); the tables themselves follow the schedule. A resume that restores a trial from an older checkpoint
         reports its later epochs again: each replaces the row of that (seed, epoch) (TrialRecord.add_rows)."""
+        flush_all()  # Fair ASHA's rungs, as of this save (scheduler.py)
         if not self.schedule.run_if_due(self.write) and self.unwritten and len(self.unwritten) != self.unwritten_kept:
             lines = [json.dumps(redact.scrub(row, self.clean) if self.clean else row) for row in self.unwritten]
             storage.write_text(storage.join(self.out_dir, UNWRITTEN), "\n".join(lines) + "\n")
@@ -360,6 +361,7 @@ class ResultsCallback(tune.Callback):
             for index, values in enumerate(self.planned):
                 if values not in created:
                     self.records[f"pending-{index}"] = results.TrialRecord("", dict(values))
+        flush_all()
         self.schedule.run(self.write)
 
     def write(self):

@@ -9,7 +9,7 @@ ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import AsyncHyperBandScheduler  # noqa: E402
 
-from lora_sweep.scheduler import FairASHA, milestones  # noqa: E402
+from lora_sweep.scheduler import FairASHA, flush_all, milestones  # noqa: E402
 
 # Full fine-tuning leads early; LoRA starts slowly and ends best (the pattern the seed study saw).
 CURVES = {
@@ -79,6 +79,8 @@ def test_a_restarted_driver_continues_the_race(tmp_path):
     assert first.decide("s", "a", 1, 0.9) == "CONTINUE"  # the first at a rung is never stopped
     assert first.decide("s", "b", 1, 0.5) == "STOP"
     assert first.decide("s", "c", 1, 0.7) == "STOP"  # below 0.77, the 2/3 quantile of {0.9, 0.5}
+    assert not state.exists()  # written with Ray's state saves, not after every decision
+    flush_all()  # Ray saves its experiment state (ResultsCallback.get_state)
     restarted = _asha(state)  # a new driver process (the pickled scheduler is blank)
     assert restarted.decide("s", "b", 2, 0.99) == "STOP"  # stopped before the crash: stays stopped
     assert restarted.decide("s", "d", 1, 0.6) == "STOP"  # the scores recorded before the crash still count
