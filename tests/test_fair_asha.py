@@ -3,6 +3,8 @@ survive a restart of the driver."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -93,3 +95,18 @@ def test_a_diverged_configuration_ranks_last_without_breaking_the_cutoff(tmp_pat
     assert scheduler.decide("s", "a", 1, float("-inf")) == "CONTINUE"
     assert scheduler.decide("s", "b", 1, 0.7) == "CONTINUE"
     assert scheduler.decide("s", "c", 1, float("-inf")) == "STOP"
+
+
+def test_the_rungs_are_written_when_ray_saves_its_state(tmp_path):
+    """Ray asks the results callback for its state at every save of its experiment state: Fair ASHA's rungs are
+    written then, so the file holds every decision the saved trial list reflects."""
+    from lora_sweep import sweep
+
+    state = tmp_path / "fair_asha.state"
+    asha = _asha(state)
+    asha.decide("s", "a", 1, 0.9)
+    assert not state.exists()
+    callback = sweep.ResultsCallback(tmp_path / "results")
+    callback.setup()
+    callback.get_state()
+    assert json.loads(state.read_text())["rungs"]["s"]["1"] == {"a": 0.9}
