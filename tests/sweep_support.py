@@ -63,12 +63,12 @@ def run_cli(args: list[str], glue: Path, timeout: int = 300) -> subprocess.Compl
     )
 
 
-def start_cli(args: list[str], glue: Path, log: Path) -> subprocess.Popen:
+def start_cli(args: list[str], glue: Path, log: Path, **env: str) -> subprocess.Popen:
     handle = open(log, "w")  # noqa: SIM115 - closed when the process is reaped by the caller's wait()
     return subprocess.Popen(
         [sys.executable, "-m", "lora_sweep.run", *args],
         cwd=REPO,
-        env=cli_env(glue),
+        env={**cli_env(glue), **env},
         stdout=handle,
         stderr=subprocess.STDOUT,
     )

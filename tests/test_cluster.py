@@ -139,9 +139,10 @@ def test_losing_a_worker_node_reschedules_its_trials(world, tmp_path):
             search={"algorithm": "grid", "max_concurrent": 2},
         )
         store = tmp_path / "store"
-        driver = start_cli(
-            [str(spec), "--storage", str(store), "--address", cluster.address], glue, tmp_path / "log.txt"
-        )
+        # Ray syncs the trials' results to the storage with its state saves: every second, not every 10 s or
+        # more, so that the worker's trial is seen while it runs (as in test_shared_nothing_cluster.py).
+        args = [str(spec), "--storage", str(store), "--address", cluster.address]
+        driver = start_cli(args, glue, tmp_path / "log.txt", TUNE_GLOBAL_CHECKPOINT_S="1")
         deadline = time.time() + 180
         while worker_id not in nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
             time.sleep(0.2)

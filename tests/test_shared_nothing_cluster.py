@@ -180,7 +180,10 @@ def test_losing_the_worker_node_loses_no_trial(cluster):
     )
     log = cluster.root / "kill.log"
     argv = [sys.executable, "-m", "lora_sweep.run", str(spec), "--storage", str(store)]
-    driver = cluster.popen(argv, log, env=driver_env(cluster, RAY_ADDRESS=ADDRESS))
+    # nodes_reporting reads the trials' results as Ray syncs them to the storage with its state saves, by default
+    # every 10 s or more: by then the worker's short trial may have ended. A save every second finds it running.
+    env = driver_env(cluster, RAY_ADDRESS=ADDRESS, TUNE_GLOBAL_CHECKPOINT_S="1")
+    driver = cluster.popen(argv, log, env=env)
     try:
         deadline = time.time() + 300
         while cluster.worker_id not in nodes_reporting(store) and time.time() < deadline and driver.poll() is None:
