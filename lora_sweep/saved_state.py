@@ -16,7 +16,9 @@ import math
 import re
 import tarfile
 
-STATE_FILES = "experiment_state-*.json"  # Ray's TuneController.CKPT_FILE_TMPL; resume reads the newest by name
+from lora_sweep.results_folder import RAY_STATE
+
+STATE_FILES = RAY_STATE[0]  # experiment_state-*.json (Ray's TuneController.CKPT_FILE_TMPL); resume reads the newest
 ENDED = ("TERMINATED", "ERROR")
 CHECKPOINT = re.compile(r"checkpoint_(\d+)")  # Ray's StorageContext._make_checkpoint_dir_name: checkpoint_000003
 
@@ -59,11 +61,6 @@ def read_states(fs, experiment_path: str, cache: dict | None = None) -> list[lis
     if cache is not None:
         cache.update(key=key, copies=copies)
     return copies
-
-
-def statuses(copy: list) -> dict[str, str]:
-    """trial_id -> status in one saved copy."""
-    return {trial["trial_id"]: trial["status"] for trial in (json.loads(entry[0]) for entry in copy)}
 
 
 def _latest_checkpoint(entry: list) -> int | None:
