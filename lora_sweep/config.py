@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 
 from lora_sweep.tasks import TASKS, get_task
 
+PRECISIONS = ("auto", "fp32", "bf16")  # as precision.PRECISIONS; config.py stays free of torch
+
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
 
@@ -64,6 +66,11 @@ class TrialConfig:
     data_revision: str | None = None
     cache_dir: str | None = None  # tokenized-data cache shared by trials
     device: str = "auto"
+    # auto: bf16 autocast (float32 master weights) where the chip has native bf16, else fp32 (precision.py).
+    precision: str = "auto"
+    # Largest number of LoRA trainings (the seeds of one configuration) trained together on one frozen model
+    # (pack.py); 1: each seed alone. Other methods are never packed.
+    pack: int = 4
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # sweep labels, not used in training
 
@@ -130,6 +137,8 @@ class TrialConfig:
         _check(
             _is_num(self.max_grad_norm) and self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0"
         )
+        _check(self.precision in PRECISIONS, "precision", self.precision, "auto, fp32 or bf16")
+        _check(_is_int(self.pack) and self.pack >= 1, "pack", self.pack, "an integer >= 1 (1: no packing)")
         _check(
             self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
             "device",

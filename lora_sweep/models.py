@@ -114,10 +114,42 @@ def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None =
     torch.manual_seed(seed)
     config = load_config(name, num_labels, revision)
     if name.startswith(RANDOM_PREFIX):
-        return AutoModelForSequenceClassification.from_config(config)
-    return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(name), config=config, revision=revision, dtype=torch.float32, trust_remote_code=False
+        model = AutoModelForSequenceClassification.from_config(config)
+        model.fresh_params = tuple(n for n, _ in model.named_parameters())
+        return model
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        resolve_model(name),
+        config=config,
+        revision=revision,
+        dtype=torch.float32,
+        trust_remote_code=False,
+        output_loading_info=True,
     )
+    # The weights the checkpoint lacked (a new task head): init_head draws them afresh from a trial's seed.
+    model.fresh_params = tuple(sorted(info.get("missing_keys", ())))
+    return model
+
+
+def init_head(model: torch.nn.Module, heads, generator: torch.Generator) -> list[str]:
+    """Draw the head weights the checkpoint lacked (model.fresh_params) from `generator`, as transformers
+    initialises them (normal(0, initializer_range) matrices, zero biases, unit LayerNorm scales), in
+    named_parameters order; return their names. A seeded generator, not the global RNG: the seeds of a pack
+    (pack.py) each get exactly the head they would get alone."""
+    fresh = set(getattr(model, "fresh_params", ()))
+    std = getattr(model.config, "initializer_range", 0.02)
+    drawn = []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name not in fresh or not any(name == h or name.startswith(h + ".") for h in heads):
+                continue
+            if p.ndim >= 2:
+                p.copy_(torch.empty(p.shape).normal_(0.0, std, generator=generator))
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                p.fill_(1.0)
+            drawn.append(name)
+    return drawn
 
 
 def load_tokenizer(name: str, revision: str | None = None):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from lora_sweep import data, lora, models
+from lora_sweep import data, lora, models, precision
 from lora_sweep.atomic import atomic_write
 from lora_sweep.config import TrialConfig
 from lora_sweep.metrics import compute_metrics
@@ -92,9 +92,19 @@ def pick_device(requested: str) -> torch.device:
 def build_model(cfg: TrialConfig, num_labels: int) -> tuple[torch.nn.Module, tuple[str, ...], str]:
     """Load the model, set what trains for cfg.method and warm-start it from cfg.init_adapter; return it with
     its head module names and what it started from (warm_start_note)."""
-    model = models.load_model(cfg.model, num_labels, seed=cfg.seed, revision=cfg.revision)
+    # The frozen weights do not depend on the seed (a random-weight model draws them from data_seed), so the
+    # seeds of a configuration can share one model (pack.py); the seed draws the new head and LoRA's A.
+    model = models.load_model(cfg.model, num_labels, seed=cfg.data_seed, revision=cfg.revision)
     heads = configure_method(model, cfg)
+    init_trainable(model, cfg, heads)
     return model, heads, warm_start(model, cfg, heads)
+
+
+def init_trainable(model: torch.nn.Module, cfg: TrialConfig, heads: tuple[str, ...]) -> None:
+    """The seed's start: the new head weights, then LoRA's A matrices, from one generator seeded by cfg.seed."""
+    generator = torch.Generator().manual_seed(cfg.seed)
+    models.init_head(model, heads, generator)
+    lora.init_lora_A(model, generator)
 
 
 def warm_start(model: torch.nn.Module, cfg: TrialConfig, heads: tuple[str, ...]) -> str:
@@ -224,20 +234,13 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, task: GlueTask) -> torch.T
     return F.cross_entropy(logits.float(), labels)
 
 
-def _autocast(device: torch.device):
-    # bf16 on CUDA: no loss scaling needed, unlike fp16. CPU runs in float32.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def evaluate(
     model, split: data.TokenizedSplit, task: GlueTask, cfg: TrialConfig, pad_id: int, device: torch.device
 ) -> dict[str, float]:
     """Dev metrics as eval_<name>, plus eval_loss; batches sorted by length to minimise padding."""
     model.eval()
     outputs, labels, loss_sum = [], [], 0.0
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), precision.autocast(device, precision.resolve(cfg.precision, device)):
         for batch in data.make_batches(split, cfg.eval_batch_size, pad_id, shuffle=False, seed=0, sort_by_length=True):
             batch = _to_device(batch, device)
             y = batch.pop("labels")
@@ -272,9 +275,20 @@ def train_epochs(
 ) -> Generator[dict, None, TrialResult]:
     """The trial body, one epoch per step: yields each epoch's row and returns the TrialResult.
 
-    A caller can step several of these in turn (the seeds of one configuration, lora_sweep.seeds).
+    A caller can step several of these in turn (the seeds of one configuration, lora_sweep.seeds). LoRA trains
+    as a pack of one (pack_train.py: the code its packs run); the other methods here.
     """
+    if cfg.method == "lora":
+        from lora_sweep.pack_train import train_pack  # imports this module
+
+        epochs = train_pack([cfg], prepared, [state_hook])
+        while True:
+            try:
+                yield next(epochs)[0]
+            except StopIteration as done:
+                return done.value[0]
     device = pick_device(cfg.device)
+    used = precision.resolve(cfg.precision, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -309,12 +323,12 @@ def train_epochs(
         # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
         # like one that ran through (the batch order is seeded per epoch too).
         torch.manual_seed(epoch_seed(cfg, epoch))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         loss_sum, seen = torch.zeros((), device=device), 0
         for indices in train_batch_indices(cfg, trial_data.train, epoch):
             batch = _to_device(data.collate(trial_data.train, indices, trial_data.pad_token_id), device)
             y = batch.pop("labels")
-            with _autocast(device):
+            with precision.autocast(device, used):
                 loss = _loss(model(**batch).logits, y, task)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
@@ -325,7 +339,7 @@ def train_epochs(
             loss_sum += loss.detach() * len(y)
             seen += len(y)
         train_loss = loss_sum.item() / seen
-        epoch_time = time.perf_counter() - started
+        epoch_time, cpu_time = time.perf_counter() - started, time.process_time() - cpu_started
         if not math.isfinite(train_loss):
             reason = f"diverged: train loss {train_loss} in epoch {epoch} (lr {cfg.learning_rate})"
             yield {"epoch": epoch, "train_loss": train_loss, "diverged": True, "reason": reason, **counts}
@@ -343,9 +357,12 @@ def train_epochs(
             "lr": scheduler.get_last_lr()[0],
             **counts,
             "epoch_time_s": epoch_time,
+            # Process CPU seconds beside the wall seconds: a gap between them is time lost to other work.
+            "cpu_time_s": cpu_time,
             "train_samples_per_s": seen / epoch_time,
             "peak_memory_mb": peak_memory_mb(device),
             "diverged": False,
+            "precision": used,
         }
         if state_hook:
             state_hook.save(

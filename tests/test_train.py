@@ -28,8 +28,10 @@ REQUIRED_KEYS = {
     "epoch_time_s",
     "train_samples_per_s",
     "peak_memory_mb",
+    "cpu_time_s",
+    "precision",
 }
-TIMING_KEYS = {"epoch_time_s", "train_samples_per_s", "peak_memory_mb"}
+TIMING_KEYS = {"epoch_time_s", "cpu_time_s", "train_samples_per_s", "peak_memory_mb"}
 R = 4
 HEAD_PARAMS = HIDDEN * HIDDEN + HIDDEN + HIDDEN * 2 + 2  # bert.pooler (32 -> 32, tanh) + classifier (32 -> 2)
 LORA_PARAMS = 2 * R * HIDDEN * 2 * LAYERS  # (A + B) * r * width * (query, value) * layers: paper Sec. 7.1 formula
@@ -121,7 +123,8 @@ def test_report_once_per_epoch_with_every_key(make_cfg, task, method, extra_keys
         missing = (REQUIRED_KEYS | extra_keys) - set(row)
         assert not missing, missing
         assert row["diverged"] is False
-        assert all(math.isfinite(row[k]) for k in REQUIRED_KEYS | extra_keys)
+        assert all(math.isfinite(row[k]) for k in REQUIRED_KEYS - {"precision"} | extra_keys)
+        assert row["precision"] in ("fp32", "bf16") and 0 < row["cpu_time_s"]
         assert 0.0 <= row["eval_accuracy"] <= 1.0
         assert row["eval_loss"] > 0 and row["train_loss"] > 0
         assert row["epoch_time_s"] > 0 and row["peak_memory_mb"] > 0
@@ -298,6 +301,7 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
     assert [row["epoch"] for row in resumed_rows] == [2]
     assert resumed.status == "completed" and resumed.epochs_run == 2
     assert resumed_rows[0].pop("warm_start") == whole_rows[1].pop("warm_start") == ""  # text: approx cannot compare
+    assert resumed_rows[0].pop("precision") == whole_rows[1].pop("precision")
     assert _comparable(resumed_rows[0]) == pytest.approx(_comparable(whole_rows[1]), rel=1e-5, abs=1e-6)
     assert (resumed.best_metric, resumed.best_epoch) == (whole.best_metric, whole.best_epoch)
     final_whole, final_resumed = whole_hook.states[1]["model"], resumed_hook.states[0]["model"]
