@@ -30,6 +30,9 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from lora_sweep import lora
 
 ATTENTION = "lora_sweep_pack"  # the attention implementation a packed model runs
+# Architectures whose attention goes through transformers' AttentionInterface and whose every dropout acts on
+# rows of the batch (DeBERTa also drops out its relative-position embeddings, which are not rows).
+PACKABLE_TYPES = ("bert", "roberta", "xlm-roberta", "electra", "distilbert")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def packable(model: nn.Module) -> bool:
     """Whether every dropout of this architecture can draw per member: its attention goes through
     transformers' AttentionInterface (BERT, RoBERTa, DistilBERT, ELECTRA...), not model-specific code
     (DeBERTa drops out relative-position embeddings, which are not rows of a batch)."""
-    return bool(getattr(model, "_supports_attention_backend", False))
+    return model.config.model_type in PACKABLE_TYPES and bool(getattr(model, "_supports_attention_backend", False))
 
 
 class Pack:

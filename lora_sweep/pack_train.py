@@ -101,11 +101,11 @@ def train_pack(
         else:
             members[i] = member
     while members:
-        rows, wall, cpu, padding = _train_epoch(pack, members, trial_data, device, used)
-        out = {}
+        wall, cpu, padding = _train_epoch(pack, members, trial_data, device, used)
+        out, size = {}, len(members)
         for i, member in list(members.items()):
             out[i], result = _finish_epoch(pack, member, trial_data, device, used, heads, wall, cpu)
-            out[i].update(precision=used, pack_size=len(members), stack_padding=padding)
+            out[i].update(precision=used, pack_size=size, stack_padding=padding)
             member.epoch += 1
             if result is not None:
                 results[i] = result
@@ -115,7 +115,7 @@ def train_pack(
 
 
 def _train_epoch(pack: Pack, members: dict[int, _Member], trial_data: TrialData, device, used: str):
-    """One epoch of every member, stacked step by step; returns (rows, wall s, CPU s, padding share)."""
+    """One epoch of every member, stacked step by step; returns (wall s, CPU s, share of stacked padding)."""
     split, pad_id = trial_data.train, trial_data.pad_token_id
     for member in members.values():
         seed = train.epoch_seed(member.cfg, member.epoch)
@@ -153,7 +153,7 @@ def _train_epoch(pack: Pack, members: dict[int, _Member], trial_data: TrialData,
             member.loss_sum += loss.detach() * len(y)
             member.seen += len(y)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return None, wall, cpu, (padded / positions if positions else 0.0)
+    return wall, cpu, (padded / positions if positions else 0.0)
 
 
 def _finish_epoch(pack: Pack, member: _Member, trial_data: TrialData, device, used, heads, wall: float, cpu: float):
