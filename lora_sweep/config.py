@@ -69,8 +69,9 @@ class TrialConfig:
     # auto: bf16 autocast (float32 master weights) where the chip has native bf16, else fp32 (precision.py).
     precision: str = "auto"
     # Largest number of LoRA trainings (the seeds of one configuration) trained together on one frozen model
-    # (pack.py); 1: each seed alone. Other methods are never packed.
-    pack: int = 4
+    # (pack.py); 1: each seed alone. Other methods are never packed. Default 1 until a quiet machine shows
+    # packing pays (docs/performance.md, "Packing and precision": so far measured only on a saturated one).
+    pack: int = 1
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # sweep labels, not used in training
 
