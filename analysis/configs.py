@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-# The sweep's settings columns (lora_sweep.results.CONFIG_COLUMNS) without the seed: this package
+# The sweep's settings columns (lora_sweep.results.rows.CONFIG_COLUMNS) without the seed: this package
 # never imports lora_sweep. Other searched settings are added by name (see setting_columns).
 SETTINGS = (
     "study", "model", "task", "method", "r", "alpha", "dropout", "target_modules", "learning_rate", "epochs",

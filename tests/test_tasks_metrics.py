@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lora_sweep.metrics import compute_metrics
-from lora_sweep.tasks import TASKS, get_task
+from lora_sweep.trial.metrics import compute_metrics
+from lora_sweep.trial.tasks import TASKS, get_task
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_metrics_agree_with_sklearn():
 
 def test_multiclass_mcc_agrees_with_sklearn():
     skm = pytest.importorskip("sklearn.metrics")
-    from lora_sweep.metrics import matthews_correlation
+    from lora_sweep.trial.metrics import matthews_correlation
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, 300)

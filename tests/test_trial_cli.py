@@ -75,6 +75,9 @@ def test_prints_one_json_line_per_epoch_and_nothing_else(tiny_model_dir, tiny_gl
         assert rows[0]["trainable_params"] == rows[0]["total_params"]
     summary = json.loads(proc.stderr.strip().splitlines()[-1])  # the trial's summary goes to stderr
     assert summary["status"] == "completed" and summary["best_epoch"] in (1, 2)
+    # The closing line's adapter_bytes is the epoch rows' (the trainable tensors), not null; saved_bytes is what
+    # --save-adapter wrote (nothing here).
+    assert summary["adapter_bytes"] == rows[-1]["adapter_bytes"] > 0 and summary["saved_bytes"] is None
 
 
 @pytest.mark.parametrize(
@@ -142,8 +145,8 @@ def test_help_lists_every_setting():
 def test_every_setting_has_a_meaning():
     from dataclasses import fields
 
-    from lora_sweep.config import TrialConfig
-    from lora_sweep.trial_help import MEANING
+    from lora_sweep.cli.trial_help import MEANING
+    from lora_sweep.trial.config import TrialConfig
 
     names = {f.name for f in fields(TrialConfig)} - {"extra"}
     assert names == set(MEANING), names ^ set(MEANING)
