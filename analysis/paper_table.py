@@ -44,13 +44,17 @@ def paper_style(rank: pd.DataFrame, efficiency: pd.DataFrame) -> pd.DataFrame:
     if rank.empty:
         return pd.DataFrame(columns=["model", "row", "source", "start", PARAMS, "avg"])
     keys = ["model", "method", "r", "target_modules", "init_adapter"]
-    params = efficiency.set_index(keys)["params_no_head"] if len(efficiency) else pd.Series(dtype=float)
+    # The count is the same on every task (its head aside): one per row, keyed by text (NaN ranks compare equal).
+    params = {
+        tuple(map(str, k)): v
+        for k, v in efficiency.groupby(keys, dropna=False, sort=False)["params_no_head"].median().items()
+    }
     tasks = [t for t in TASKS if t in set(rank["task"])] + sorted(set(rank["task"]) - set(TASKS))
     rows = []
     for key, group in rank.groupby(keys, dropna=False, sort=False):
         first = group.iloc[0]
         row = {"model": first["model"], "row": _row_name(first), "source": "ours", "start": first["start"],
-               PARAMS: params.get(key, math.nan) if len(params) else math.nan}  # fmt: skip
+               PARAMS: params.get(tuple(map(str, key)), math.nan)}  # fmt: skip
         for task in tasks:
             hit = group[group["task"] == task]
             row[task] = float(hit["score"].iloc[0]) if len(hit) else math.nan

@@ -18,6 +18,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from analysis import figures, run_info
+from analysis.headline import headline
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
@@ -41,7 +42,7 @@ def build_figures(results: Results, tables: dict) -> list[tuple[str, go.Figure]]
     """The report's figures that have data, as (id, figure), in page order."""
     searched = list(((results.sweep or {}).get("searched") or {}).keys())
     candidates = [
-        ("headline", figures.headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"])),
+        ("headline", headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"], results.mode)),
         ("rank", figures.rank_curve(tables["rank_vs_accuracy"])),
         ("curves", figures.learning_curves(results.trials, results.epochs, results.mode, searched)),
         ("search", figures.search_settings(results.trials, results.sweep, results.mode)),
