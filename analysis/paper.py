@@ -12,6 +12,8 @@ from earlier work (full fine-tuning from RoBERTa's and DeBERTa's papers, BitFit 
 
 from __future__ import annotations
 
+import re
+
 # Column order of the paper's Table 2, as our canonical lower-case task names.
 TASKS = ("mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb")
 
@@ -70,7 +72,9 @@ def paper_model(model: str) -> str | None:
     """Our model name or hub id (e.g. 'FacebookAI/roberta-base') -> the paper's name, or None."""
     if not isinstance(model, str) or not model.strip():
         return None
-    return _MODEL_ALIASES.get(model.strip().rstrip("/").rsplit("/", 1)[-1].lower())
+    # A comparison report names each model with its input first ("[runs/a] roberta-base"): the model is the rest.
+    name = re.sub(r"^\[.*?\]\s*", "", model.strip())
+    return _MODEL_ALIASES.get(name.rstrip("/").rsplit("/", 1)[-1].lower())
 
 
 def paper_score(model: str, task: str, method: str, start: str | None = None) -> float | None:
