@@ -79,7 +79,7 @@ def headline(rank: pd.DataFrame, efficiency: pd.DataFrame, mode: str = "max") ->
         for (model, method), group in here.groupby(["model", "method"], sort=False):
             group = group.sort_values("x")
             name = f"{method} · {model}"
-            fig.add_trace(_points(group, name, method, models.index(model), shown), **cell)
+            fig.add_trace(_points(group, name, method, models.index(model), shown, model), **cell)
             shown.add(name)
         for model, group in here.groupby("model", sort=False):
             front = pareto_front(group, mode)
@@ -106,7 +106,7 @@ def headline(rank: pd.DataFrame, efficiency: pd.DataFrame, mode: str = "max") ->
     return fig
 
 
-def _points(group: pd.DataFrame, name: str, method: str, model_index: int, shown: set) -> go.Scatter:
+def _points(group: pd.DataFrame, name: str, method: str, model_index: int, shown: set, model: str) -> go.Scatter:
     """One method's variants of one model: markers labelled with rank and seed count, min-max bars."""
     symbol = SYMBOLS[model_index % len(SYMBOLS)]
     hollow = group["learned"].eq(NOT_LEARNED).tolist()
@@ -127,7 +127,7 @@ def _points(group: pd.DataFrame, name: str, method: str, model_index: int, shown
                  "arrayminus": low.tolist()},
         marker={"size": 11, "color": COLORS.get(method, "#9467bd"),
                 "symbol": [f"{symbol}-open" if h else symbol for h in hollow]},
-        meta={"kind": "ours", "method": method},
+        meta={"kind": "ours", "method": method, "model": model},
     )  # fmt: skip
 
 
