@@ -34,7 +34,7 @@ def _row_name(row) -> str:
 def _params(value) -> str:
     if pd.isna(value):
         return ""
-    return f"{value / 1e6:.1f}M" if value >= 1e5 else f"{value / 1e6:.3f}M"
+    return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value / 1e6:.3f}M"
 
 
 def paper_style(rank: pd.DataFrame, efficiency: pd.DataFrame) -> pd.DataFrame:

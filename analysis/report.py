@@ -142,7 +142,14 @@ def write_report(results: Results, title: str | None = None) -> tuple[Path, list
 def _local_dir(arg: str) -> str:
     """A trials.csv/.parquet file stands for its folder; anything else as given."""
     path = Path(arg)
-    return str(path.parent) if path.suffix in (".csv", ".parquet") and path.is_file() else arg
+    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+        return arg
+    if path.stem == "trials":
+        return str(path.parent)
+    # A trials table under another name (docs/smoke_trials.csv): read from a folder of its own.
+    folder = Path(tempfile.mkdtemp(prefix="lora_sweep_trials_"))
+    (folder / f"trials{path.suffix}").write_bytes(path.read_bytes())
+    return str(folder)
 
 
 def _combined(inputs: list[str], out: Path) -> Results:
