@@ -122,6 +122,16 @@ def test_sampled_draws_are_shared_across_seeds(tmp_path):
             "m/rte/lora-r2-query,key",
         ),
         ({"model": "m", "task": "cola", "method": "bitfit"}, "m/cola/bitfit"),
+        # What changes a result makes its own study: a warm start never races (or merges with) a cold one.
+        (
+            {"model": "m", "task": "rte", "method": "lora", "r": 8, "init_adapter": "/a/b/mnli-r8/"},
+            "m/rte/lora-r8-from-mnli-r8",
+        ),
+        ({"model": "m", "task": "rte", "method": "full", "revision": "v2", "data_seed": 3}, "m/rte/full@v2-dseed3"),
+        (
+            {"model": "m", "task": "rte", "method": "full", "data_revision": "abc", "data_seed": 0},
+            "m/rte/full-data@abc",
+        ),
     ],
 )
 def test_study_name(values, study):

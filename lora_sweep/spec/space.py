@@ -62,7 +62,24 @@ def study_name(values: dict) -> str:
         targets = values.get("target_modules")
         if targets:  # explicit targets (paper Table 6 compares them) make their own study
             suffix += "-" + (targets if isinstance(targets, str) else "+".join(targets))
-    return f"{values['model']}/{values['task']}/{method}{suffix}"
+    return f"{values['model']}/{values['task']}/{method}{suffix}{_start_suffix(values)}"
+
+
+def _start_suffix(values: dict) -> str:
+    """What else changes a result and so makes its own study (warm and cold starts must not race or merge):
+    `-from-<adapter folder>` for a warm start (init_adapter), `@<revision>`, `-data@<revision>`, `-dseed<n>` for a
+    data seed other than 0. Empty for the defaults, so the usual studies keep their names."""
+    parts = []
+    adapter = values.get("init_adapter")
+    if adapter:
+        parts.append("-from-" + str(adapter).rstrip("/").rsplit("/", 1)[-1])
+    if values.get("revision"):
+        parts.append(f"@{values['revision']}")
+    if values.get("data_revision"):
+        parts.append(f"-data@{values['data_revision']}")
+    if values.get("data_seed") not in (None, 0, "0"):
+        parts.append(f"-dseed{values['data_seed']}")
+    return "".join(parts)
 
 
 def study_slug(study: str) -> str:

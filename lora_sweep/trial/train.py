@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from lora_sweep.trial import data, lora, models
 from lora_sweep.trial.atomic import atomic_write
 from lora_sweep.trial.config import TrialConfig
-from lora_sweep.trial.metrics import compute_metrics
+from lora_sweep.trial.metrics import compute_metrics, majority_score
 from lora_sweep.trial.tasks import GlueTask, get_task
 
 
@@ -288,6 +288,9 @@ def train_epochs(
     model, heads, warm_start_note = build_model(cfg, task.num_labels)
     counts = lora.count_parameters(model, heads).as_dict()
     counts["warm_start"] = warm_start_note
+    # What the dev scores are out of: its size, and the majority-class score (a run near it learned nothing).
+    counts["dev_examples"] = len(trial_data.dev.labels)
+    counts["majority_score"] = majority_score(task, trial_data.dev.labels)
     # Size of what a trial must store (LoRA + head, or every weight): the tensors' bytes, as saved in fp32.
     counts["adapter_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     model.to(device)
