@@ -107,9 +107,8 @@ def _opened(results_dir: str | Path):
     if "://" not in str(results_dir):
         yield load_results(results_dir), lambda report, paths: (report, paths)
         return
-    from lora_sweep.results import (
-        storage,
-    )  # only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep
+    # Only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep.
+    from lora_sweep.results import storage
 
     uri = str(results_dir)
     with tempfile.TemporaryDirectory(prefix="lora_sweep_report_") as tmp:
