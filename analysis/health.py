@@ -59,7 +59,10 @@ def at_edge(value, spec: dict) -> bool | None:
 
 
 def _describe(spec: dict) -> str:
-    """A searched setting in words, e.g. 'grid [0.0001, 0.001]' or 'loguniform [1e-05, 0.001]'."""
+    """A searched setting in words, e.g. 'grid [0.0001, 0.001]' or 'loguniform [1e-05, 0.001]' (a setting searched
+    one way in some studies and another in others is "mixed": its parts joined with ' + ')."""
+    if spec.get("type") == "mixed":
+        return " + ".join(_describe(part) for part in spec.get("parts", []))
     if spec.get("type") in ("grid", "choice"):
         return f"{spec['type']} [{', '.join(str(v) for v in spec.get('values', []))}]"
     return f"{spec.get('type')} [{spec.get('low')}, {spec.get('high')}]"

@@ -171,15 +171,31 @@ def planned_trials(spec: SweepSpec) -> int:
 
 
 def _merge(a: dict | None, b: dict) -> dict:
+    """One setting's searched values over several studies. Where studies search it differently (a grid for full
+    fine-tuning, a loguniform range for LoRA) the result is {"type": "mixed", "parts": [each kind, merged]}."""
     if a is None:
         return b
-    if "values" in a and "values" in b:
-        merged = list(a["values"])
-        merged += [v for v in b["values"] if v not in merged]  # values may be lists (target_modules)
-        return {**a, "values": merged}
-    if "low" in a and "low" in b:
-        return {**a, "low": min(a["low"], b["low"]), "high": max(a["high"], b["high"])}
-    return a
+    parts = a["parts"] if a["type"] == "mixed" else [a]
+    for i, part in enumerate(parts):
+        if part["type"] == b["type"]:
+            if "values" in b:
+                merged = list(part["values"])
+                merged += [v for v in b["values"] if v not in merged]  # values may be lists (target_modules)
+                parts[i] = {**part, "values": merged}
+            else:
+                parts[i] = {**part, "low": min(part["low"], b["low"]), "high": max(part["high"], b["high"])}
+            break
+    else:
+        parts = [*parts, b]
+    return parts[0] if len(parts) == 1 else {"type": "mixed", "parts": parts}
+
+
+def describe_searched(searched: dict) -> str:
+    """`[5e-05, 0.0001] (grid)`, `[1e-05, 0.001] (loguniform)`, joined with ` + ` for a mixed setting."""
+    if searched["type"] == "mixed":
+        return " + ".join(describe_searched(part) for part in searched["parts"])
+    values = searched.get("values", [searched.get("low"), searched.get("high")])
+    return f"{values} ({searched['type']})"
 
 
 def searched_by_study(spec: SweepSpec) -> dict:

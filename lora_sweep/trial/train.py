@@ -25,6 +25,7 @@ from lora_sweep.trial import data, lora, models
 from lora_sweep.trial.atomic import atomic_write
 from lora_sweep.trial.config import TrialConfig
 from lora_sweep.trial.metrics import compute_metrics, majority_score
+from lora_sweep.trial.progress import EpochProgress
 from lora_sweep.trial.tasks import GlueTask, get_task
 
 
@@ -256,10 +257,11 @@ def train_and_evaluate(
     report: Callable[[dict], object],
     prepared: TrialData | None = None,
     state_hook: TrialStateHook | None = None,
+    progress: EpochProgress | None = None,
 ) -> TrialResult:
     """Train for cfg.epochs, evaluate after each, report each epoch; stop early on a NaN/inf loss."""
     reset_peak_memory(pick_device(cfg.device))
-    epochs = train_epochs(cfg, prepared, state_hook)
+    epochs = train_epochs(cfg, prepared, state_hook, progress)
     while True:
         try:
             report(next(epochs))
@@ -268,7 +270,10 @@ def train_and_evaluate(
 
 
 def train_epochs(
-    cfg: TrialConfig, prepared: TrialData | None = None, state_hook: TrialStateHook | None = None
+    cfg: TrialConfig,
+    prepared: TrialData | None = None,
+    state_hook: TrialStateHook | None = None,
+    progress: EpochProgress | None = None,
 ) -> Generator[dict, None, TrialResult]:
     """The trial body, one epoch per step: yields each epoch's row and returns the TrialResult.
 
@@ -306,8 +311,11 @@ def train_epochs(
         scheduler.load_state_dict(saved["scheduler"])
         start_epoch, best, best_epoch = saved["epoch"] + 1, saved["best"], saved["best_epoch"]
     trainable = [p for p in model.parameters() if p.requires_grad]
+    progress = progress or getattr(state_hook, "progress", None)  # steps within the epoch (progress.py)
 
     for epoch in range(start_epoch, cfg.epochs + 1):
+        if progress is not None:
+            progress.start(epoch, steps_per_epoch)
         model.train()
         # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
         # like one that ran through (the batch order is seeded per epoch too).
@@ -327,6 +335,8 @@ def train_epochs(
             # Accumulate on the device: a .item() per step would sync CUDA every step.
             loss_sum += loss.detach() * len(y)
             seen += len(y)
+            if progress is not None:
+                progress.step(len(y))
         train_loss = loss_sum.item() / seen
         epoch_time = time.perf_counter() - started
         if not math.isfinite(train_loss):
