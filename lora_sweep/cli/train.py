@@ -83,16 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from lora_sweep.results.provenance import trial_provenance
-
-    used: dict = {}  # host, model_revision, data_source, data_fingerprint: found once the model has loaded
     last: dict = {}
 
-    def emit(row: dict) -> None:
-        if not used:
-            used.update(trial_provenance(cfg))
+    def emit(row: dict) -> None:  # the row says what the trial used: host, weights, data (trial/fingerprints.py)
         last.update(row)
-        print(json.dumps({**row, **used}), flush=True)
+        print(json.dumps(row), flush=True)
 
     try:
         result = train_and_evaluate(cfg, emit, prepared=prepared, progress=stderr_progress(sys.stderr))

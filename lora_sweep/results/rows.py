@@ -21,7 +21,7 @@ import pandas as pd
 
 from lora_sweep.results import storage
 from lora_sweep.trial.config import TrialConfig
-from lora_sweep.results.provenance import PROVENANCE_KEYS
+from lora_sweep.trial.fingerprints import PROVENANCE_KEYS
 from lora_sweep.trial.tasks import get_task
 
 CONFIG_COLUMNS = (
@@ -173,7 +173,7 @@ def trial_row(record: TrialRecord) -> dict:
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),
         "peak_memory_mb": max((r.get("peak_memory_mb") or 0.0 for r in record.rows), default=None),
         "node": last.get("node", ""),
-        # What the trial used (provenance.py): the same in every row of one trial run.
+        # What the trial used (trial/fingerprints.py): the same in every row of one trial run.
         **{k: last.get(k, "") for k in PROVENANCE_KEYS},
     }
     # Every other searched setting (e.g. max_length) keeps its own column.

@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from lora_sweep.trial import data, lora, models
+from lora_sweep.trial import data, fingerprints, lora, models
 from lora_sweep.trial.atomic import atomic_write
 from lora_sweep.trial.config import TrialConfig
 from lora_sweep.trial.metrics import compute_metrics, majority_score
@@ -45,6 +45,7 @@ class TrialData:
     train: data.TokenizedSplit
     dev: data.TokenizedSplit
     pad_token_id: int
+    source: dict = field(default_factory=dict)  # data_source, data_fingerprint of what was read (fingerprints.py)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def prepare_data(cfg: TrialConfig) -> TrialData:
     tokenized = data.tokenize_splits(
         {"train": train, "validation": dev}, tokenizer, task, cfg.max_length, cfg.cache_dir
     )
-    return TrialData(task, tokenized["train"], tokenized["validation"], tokenizer.pad_token_id)
+    source = fingerprints.data_info(cfg)
+    return TrialData(task, tokenized["train"], tokenized["validation"], tokenizer.pad_token_id, source)
 
 
 def pick_device(requested: str) -> torch.device:
@@ -293,6 +295,7 @@ def train_epochs(
     model, heads, warm_start_note = build_model(cfg, task.num_labels)
     counts = lora.count_parameters(model, heads).as_dict()
     counts["warm_start"] = warm_start_note
+    counts.update(fingerprints.used(cfg, trial_data.source))  # what this trial used: host, weights, data
     # What the dev scores are out of: its size, and the majority-class score (a run near it learned nothing).
     counts["dev_examples"] = len(trial_data.dev.labels)
     counts["majority_score"] = majority_score(task, trial_data.dev.labels)
