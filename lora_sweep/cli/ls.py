@@ -64,13 +64,13 @@ def _trials(folder):
     return None
 
 
-def _best_per_study(trials) -> list[str]:
+def _best_per_study(trials, seeds: int | None) -> list[str]:
+    """The winners as the tables crown them (analysis/configs.py: all planned seeds, a diverged one as -inf)."""
     from analysis.configs import best_configurations, configurations
 
-    done = trials[trials["status"].isin(["completed", "early_stopped"])] if "status" in trials else trials
-    if done.empty or "study" not in done:
+    if "study" not in trials:
         return []
-    best = best_configurations(configurations(done), by=["study"])
+    best = best_configurations(configurations(trials, planned=seeds), by=["study"])
     return [f"{row['study']}: {row['score']:.1f} {row['metric']} (n={row['n_seeds']})" for _, row in best.iterrows()]
 
 
@@ -97,7 +97,8 @@ def describe(folder, name: str) -> list[str]:
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + ")"
     )
-    for best in _best_per_study(trials):
+    seeds = info.get("n_seeds") if isinstance(info, dict) else None
+    for best in _best_per_study(trials, seeds if isinstance(seeds, int) else None):
         lines.append(f"  best:   {best}")
     return lines
 
