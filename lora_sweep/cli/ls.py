@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from lora_sweep.cli.args import verb_parser
+
 EPILOG = """examples:
   lora-sweep ls results                     the sweeps under ./results (the default storage)
   lora-sweep ls s3://bucket/sweeps          the same under a storage URI
@@ -21,31 +23,17 @@ STATUS = {0: "finished", 1: "finished, some trials failed", 130: "interrupted (S
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lora-sweep ls",
-        description="List the sweeps under a storage folder or URI.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = verb_parser("ls", "List the sweeps under a storage folder or URI.", EPILOG)
     p.add_argument("storage", nargs="?", default="results", help="a storage folder or URI (default: results)")
     return p
 
 
 def _runs(folder) -> list[dict]:
+    from analysis.run_info import parse_runs
     from lora_sweep.results import storage
 
     path = storage.join(folder, "runs.jsonl")
-    if not storage.is_file(path):
-        return []
-    runs = []
-    for line in storage.read_text(path).splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            runs.append(entry)
-    return runs
+    return parse_runs(storage.read_text(path)) if storage.is_file(path) else []
 
 
 def _trials(folder):

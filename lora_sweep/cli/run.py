@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.cluster import ray_ports
 from lora_sweep.results import storage
 from lora_sweep.results.folder import OverwriteRefused
@@ -27,12 +28,7 @@ what had finished is written, unfinished trials are `interrupted` (or `pending`)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lora-sweep run",
-        description="Run a LoRA vs full fine-tuning sweep with Ray Tune.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = verb_parser("run", "Run a LoRA vs full fine-tuning sweep with Ray Tune.", EPILOG)
     p.add_argument("spec", help=f"a spec file, or a shipped spec's name ({', '.join(shipped.names())})")
     p.add_argument(
         "--set",

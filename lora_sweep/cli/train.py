@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import fields
 
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.cli.trial_help import flag_help
 from lora_sweep.trial.config import TrialConfig
 from lora_sweep.trial.progress import EpochProgress, Snapshot
@@ -28,11 +29,8 @@ exit codes: 0 completed; 1 diverged (a non-finite training loss); 2 bad flag or 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lora-sweep train",
-        description="Train and evaluate one configuration (no Ray); prints one JSON line per epoch.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = verb_parser(
+        "train", "Train and evaluate one configuration (no Ray); prints one JSON line per epoch.", EPILOG
     )
     defaults = TrialConfig()
     for f in fields(TrialConfig):
