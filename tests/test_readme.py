@@ -93,9 +93,7 @@ def _env() -> dict:
 
 
 def _run(command: str, cwd: Path, env: dict) -> tuple[str, subprocess.CompletedProcess]:
-    done = subprocess.run(
-        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     return command, done
 
 
