@@ -74,12 +74,7 @@ def plan_lines(spec: SweepSpec) -> list[str]:
         )
     searched = space.searched_settings(spec)
     if searched:
-        lines.append(
-            "searched: "
-            + "; ".join(
-                f"{k} {v.get('values', [v.get('low'), v.get('high')])} ({v['type']})" for k, v in searched.items()
-            )
-        )
+        lines.append("searched: " + "; ".join(f"{k} {space.describe_searched(v)}" for k, v in searched.items()))
     lines.append(f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}")
     for study, arm, counts in study_counts(spec):
         if isinstance(counts, str):

@@ -13,6 +13,7 @@ from dataclasses import fields
 
 from lora_sweep.cli.trial_help import flag_help
 from lora_sweep.trial.config import TrialConfig
+from lora_sweep.trial.progress import EpochProgress, Snapshot
 
 TEXT_KEYS = ("revision", "data_revision")
 
@@ -46,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
             help=flag_help(f.name, default),
         )
     return parser
+
+
+def stderr_progress(stream) -> EpochProgress:
+    """Progress within each epoch on stderr: one redrawn line on a terminal, a plain line every 10 s otherwise."""
+    tty = stream.isatty()
+
+    def show(snap: Snapshot) -> None:
+        end = "\n" if not tty or snap.step == snap.steps else ""
+        stream.write(("\r\x1b[K" if tty else "") + snap.text() + end)
+        stream.flush()
+
+    return EpochProgress(show, every_s=0.5 if tty else 10.0)
 
 
 def _parse_value(text: str):
@@ -82,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**row, **used}), flush=True)
 
     try:
-        result = train_and_evaluate(cfg, emit, prepared=prepared)
+        result = train_and_evaluate(cfg, emit, prepared=prepared, progress=stderr_progress(sys.stderr))
     except AdapterError as err:  # an --init-adapter that does not fit: found once the model is built
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -43,6 +43,10 @@ CONFIG_COLUMNS = (
     "max_train_samples",
     "revision",
     "data_revision",
+    # What else changes a result (a configuration is all of these but the seed; analysis.configs.SETTINGS):
+    "init_adapter",
+    "data_seed",
+    "max_eval_samples",
 )
 COUNT_COLUMNS = ("lora_params", "head_params", "trainable_params", "total_params")
 EPOCH_KEYS = (
@@ -60,6 +64,8 @@ EPOCH_KEYS = (
     "adapter_bytes",
     *PROVENANCE_KEYS,
     "warm_start",
+    "dev_examples",
+    "majority_score",
 )
 
 
@@ -159,6 +165,9 @@ def trial_row(record: TrialRecord) -> dict:
         "epochs_run": epochs_run(record),
         **{k: last.get(k) for k in COUNT_COLUMNS},
         "adapter_bytes": last.get("adapter_bytes"),
+        # The dev set the trial scored on, and what always predicting its most common label scores there.
+        "dev_examples": last.get("dev_examples"),
+        "majority_score": last.get("majority_score"),
         "warm_start": next((r["warm_start"] for r in record.rows if r.get("warm_start")), ""),
         "train_time_s": sum(r.get("epoch_time_s", 0.0) or 0.0 for r in record.rows),
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),

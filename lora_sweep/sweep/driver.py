@@ -29,7 +29,7 @@ from lora_sweep.results import folder as results_folder
 from lora_sweep.results import rows as results
 from lora_sweep.spec import optuna_store, redact, space
 from lora_sweep.spec.spec import SpecError, SweepSpec
-from lora_sweep.sweep import checkpoints, dashboard_names, progress, state_snapshot
+from lora_sweep.sweep import checkpoints, dashboard_names, progress, progress_board, state_snapshot
 from lora_sweep.sweep.scheduler import FairASHA, flush_all
 from lora_sweep.sweep.trial_body import run_trial, share_data
 from lora_sweep.sweep.write_schedule import WriteSchedule
@@ -467,6 +467,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     os.environ.setdefault("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
     progress.use_column_reporter()
     dashboard = start_ray(spec, log, spec_path)
+    board = progress_board.start()  # noqa: F841 - held for the sweep: the trials' steps within their epoch
     STOP.received = None
     try:
         check_cluster_resources(spec, log)

@@ -21,7 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from lora_sweep.results import adapters, provenance
 from lora_sweep.spec.space import trial_config
-from lora_sweep.sweep import scratch
+from lora_sweep.sweep import progress_board, scratch
+from lora_sweep.trial.progress import EpochProgress
 from lora_sweep.trial.seeds import train_seeds
 from lora_sweep.trial.train import TrialData, data_key, prepare_data
 
@@ -46,6 +47,7 @@ class SeedStates:
         self.kept_methods = kept_methods  # methods whose best weights are kept (adapters.kept_methods)
         self._pending: dict[int, dict] = {}
         self._restored: dict[int, dict] = {}
+        self.progress: EpochProgress | None = None  # shared by the seeds' hooks (they train in turn)
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
@@ -84,6 +86,10 @@ class _SeedHook:
 
     def restore(self) -> dict | None:
         return self.states._restored.get(self.seed)
+
+    @property
+    def progress(self) -> EpochProgress | None:
+        return self.states.progress
 
     def keep_best(self, model, cfg, heads) -> None:
         """An epoch beat this seed's best: keep its weights (LoRA and head; lora_sweep/adapters.py)."""
@@ -163,6 +169,9 @@ def run_trial(
             used.update(provenance.trial_provenance(cfg, (sources or {}).get(data_key(cfg)) if data else None))
         states.report({**row, "study": labels.get("study", ""), "node": node, **used})
 
+    publish = progress_board.publisher(tune.get_context().get_trial_id())
+    if publish is not None:  # steps within the epoch, for the status table's `in epoch` column
+        states.progress = EpochProgress(lambda snap: publish(snap.short()), every_s=5.0, seeds=len(seeds))
     hooks = {s: states.hook(s) for s in seeds}
     try:
         if epochs_fn is not None:
