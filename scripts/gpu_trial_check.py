@@ -16,9 +16,9 @@ import sys
 import numpy as np
 import torch
 
-from lora_sweep import data, train
-from lora_sweep.config import TrialConfig
-from lora_sweep.tasks import get_task
+from lora_sweep.trial import data, train
+from lora_sweep.trial.config import TrialConfig
+from lora_sweep.trial.tasks import get_task
 
 
 def synthetic_split(n: int, length: int, seed: int) -> data.TokenizedSplit:

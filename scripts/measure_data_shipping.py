@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lora_sweep import data, models, ray_ports
-from lora_sweep.tasks import get_task
+from lora_sweep.cluster import ray_ports
+from lora_sweep.trial import data, models
+from lora_sweep.trial.tasks import get_task
 
 MB = 2**20
 

@@ -1,4 +1,4 @@
-"""Where the sweep driver's own time goes: the stand-in sweep (lora_sweep.standin) under cProfile.
+"""Where the sweep driver's own time goes: the stand-in sweep (benchmarks.standin) under cProfile.
 
     STANDIN_CPUS=8 STANDIN_EPOCH_S=0 python scripts/profile_driver.py [--trials 100] [--top 25]
 
@@ -30,8 +30,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    from lora_sweep import standin
-    from lora_sweep.bench_scale import spec
+    from benchmarks import standin
+    from benchmarks.scale import spec
 
     with tempfile.TemporaryDirectory(prefix="profile-driver-") as work:
         path = Path(work, "scale.yaml")

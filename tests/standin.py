@@ -31,10 +31,10 @@ def _env(epoch_s: float) -> dict:
 
 
 def cli(args, epoch_s, log=None, timeout=300):
-    """`python -m lora_sweep.standin ARGS` from the repository: a finished process, or a running one writing to log."""
+    """`python -m benchmarks.standin ARGS` from the repository: a finished process, or a running one writing to log."""
     from tests.sweep_support import REPO
 
-    cmd = [sys.executable, "-m", "lora_sweep.standin", *map(str, args)]
+    cmd = [sys.executable, "-m", "benchmarks.standin", *map(str, args)]
     if log is None:
         return subprocess.run(cmd, cwd=REPO, env=_env(epoch_s), capture_output=True, text=True, timeout=timeout)
     return subprocess.Popen(cmd, cwd=REPO, env=_env(epoch_s), stdout=log, stderr=subprocess.STDOUT)

@@ -8,8 +8,9 @@ import stat
 import pytest
 
 from analysis.writers import write_atomic
-from lora_sweep import results, storage
-from lora_sweep.atomic import atomic_write_text
+from lora_sweep.results import rows as results
+from lora_sweep.results import storage
+from lora_sweep.trial.atomic import atomic_write_text
 
 
 @pytest.fixture(params=[0o022, 0o002])

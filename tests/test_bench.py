@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from lora_sweep import bench
-from lora_sweep import bench_cases as bc
+from benchmarks import bench
+from benchmarks import cases as bc
 
 RESULT_KEYS = {"name", "ratio", "target", "met", "detail"}
 
@@ -114,7 +114,7 @@ def test_case_merged_inference_matches_unmerged(tiny):
 
 
 def test_case_trial_vs_trainer(tiny_glue):
-    from lora_sweep.bench_trial import case_trial_vs_trainer
+    from benchmarks.trial import case_trial_vs_trainer
 
     result = case_trial_vs_trainer(tiny_glue)
     assert_well_formed(result, ">= 1.0")
@@ -130,7 +130,7 @@ def test_case_trial_vs_trainer(tiny_glue):
 
 
 def test_case_dynamic_padding_reports_only(tiny_glue):
-    from lora_sweep.bench_trial import case_dynamic_padding
+    from benchmarks.trial import case_dynamic_padding
 
     result = case_dynamic_padding(tiny_glue)
     assert_well_formed(result, None)
@@ -140,8 +140,9 @@ def test_case_dynamic_padding_reports_only(tiny_glue):
 
 
 def test_sweep_cases_reduce_the_smoke_spec_to_its_sst2_part():
-    from lora_sweep import bench_sweep, space
-    from lora_sweep.spec import load_spec
+    from benchmarks import sweep as bench_sweep
+    from lora_sweep.spec import space
+    from lora_sweep.spec.spec import load_spec
 
     spec = load_spec(bench_sweep.SMOKE, tuple(bench_sweep.reduced_overrides(64, 32, 2)[1::2]))
     trials = space.grid_trials(spec)
@@ -153,14 +154,14 @@ def test_sweep_cases_reduce_the_smoke_spec_to_its_sst2_part():
 def test_best_variant_per_study_is_the_best_learning_rate():
     import pandas as pd
 
-    from lora_sweep.bench_sweep import _best_lr
+    from benchmarks.sweep import _best_lr
 
     trials = pd.DataFrame({"study": ["a", "a", "b"], "best_metric": [0.7, 0.8, None], "learning_rate": [1, 2, 3]})
     assert _best_lr(trials) == {"a": 2}
 
 
 def test_stopping_floor():
-    from lora_sweep.bench_sweep import stopping_floor
+    from benchmarks.sweep import stopping_floor
 
     assert stopping_floor([2, 2], epochs=3, grace_period=1) == pytest.approx(4 / 6)  # the smoke spec's shape
     assert stopping_floor([3], epochs=3, grace_period=1) == pytest.approx(5 / 9)
@@ -170,7 +171,7 @@ def test_stopping_floor():
 @pytest.mark.slow
 def test_sweep_cases_at_tiny_size(glue_dir):
     """Cases 6 and 7 end to end on 16 sentences: two real Ray sweeps and the back-to-back run."""
-    from lora_sweep.bench_sweep import cases_sweep
+    from benchmarks.sweep import cases_sweep
 
     overhead, saved = cases_sweep(str(glue_dir), train_samples=16, eval_samples=16, epochs=2)
     assert_well_formed(overhead, "<= 1.15")
@@ -187,7 +188,7 @@ def test_sweep_cases_at_tiny_size(glue_dir):
 
 
 def test_tiny_preset_runs_no_sweeps():
-    from lora_sweep.bench import make_settings, run_case
+    from benchmarks.bench import make_settings, run_case
 
     s = make_settings("tiny", "cpu", None)
     assert run_case(7, None, s)["detail"]["status"] == "not run: this preset runs no sweeps"

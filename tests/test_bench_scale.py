@@ -17,7 +17,7 @@ def test_bench_scale_runs_both_drivers_to_the_end_and_prints_the_ratio(tmp_path)
     """12 stand-in configurations through lora_sweep and through a plain Tuner: both finish every trial, and the
     figures (wall times, their ratio, driver CPU and peak memory) are printed and written as JSON."""
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "-m", "lora_sweep.bench_scale", "--trials", "12", "--cpus", "4", "--json", str(out)]
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--trials", "12", "--cpus", "4", "--json", str(out)]
     done = subprocess.run(cmd, cwd=REPO, env=cli_env(REPO), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     (row,) = json.loads(out.read_text())

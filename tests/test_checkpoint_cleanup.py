@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pyarrow.fs
 import pytest
 
-from lora_sweep import checkpoints
+from lora_sweep.sweep import checkpoints
 from tests.standin import spec_file
 
 # Any shutil.rmtree outside the test's tmp_path raises before it runs (tests/conftest.py).
@@ -75,8 +75,8 @@ def test_only_trials_the_saved_state_records_ended_lose_their_checkpoints(tmp_pa
 
 
 def test_keep_checkpoints_is_a_flag_and_a_spec_key(tmp_path):
-    from lora_sweep import run
-    from lora_sweep.spec import SpecError, load_spec
+    from lora_sweep.cli import run
+    from lora_sweep.spec.spec import SpecError, load_spec
 
     spec = spec_file(tmp_path / "s.yaml", [1e-4], epochs=1, seeds=1)
     assert load_spec(spec).keep_checkpoints is False
@@ -90,7 +90,7 @@ def test_keep_checkpoints_is_a_flag_and_a_spec_key(tmp_path):
 def test_a_state_file_being_copied_prunes_nothing_this_round(tmp_path):
     """Ray copies its experiment state to the storage while the sweep runs; read half-way (seen at 1,000 trials:
     an empty file) it must not end the sweep, only skip this round."""
-    from lora_sweep.saved_state import read_states
+    from lora_sweep.sweep.saved_state import read_states
 
     (tmp_path / "experiment_state-2026-11-30_14-00-00.json").write_text("")
     assert read_states(pyarrow.fs.LocalFileSystem(), str(tmp_path)) is None

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lora_sweep import train
-from lora_sweep.config import TrialConfig
+from lora_sweep.trial import train
+from lora_sweep.trial.config import TrialConfig
 from tests.trial_fixtures import make_tiny_bert
 
 

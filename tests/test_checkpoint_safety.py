@@ -9,8 +9,8 @@ import pytest
 import torch
 from ray import tune
 
-from lora_sweep import trial
-from lora_sweep.train import linear_warmup_decay
+from lora_sweep.sweep import trial_body as trial
+from lora_sweep.trial.train import linear_warmup_decay
 
 
 class Payload:

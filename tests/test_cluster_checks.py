@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import cluster, run
-from lora_sweep.spec import SpecError, load_spec
+from lora_sweep.cli import run
+from lora_sweep.cluster import join as cluster
+from lora_sweep.spec.spec import SpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"

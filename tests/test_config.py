@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lora_sweep.config import DEFAULT_LR, LORA_ONLY, METHODS, ConfigError, TrialConfig
+from lora_sweep.trial.config import DEFAULT_LR, LORA_ONLY, METHODS, ConfigError, TrialConfig
 
 BAD_VALUES = [
     # (settings, key the message must name)

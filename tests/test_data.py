@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lora_sweep import data
-from lora_sweep.tasks import get_task
+from lora_sweep.trial import data
+from lora_sweep.trial.tasks import get_task
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ import pickle
 
 import numpy as np
 
-from lora_sweep import data, train
-from lora_sweep.tasks import get_task
+from lora_sweep.trial import data, train
+from lora_sweep.trial.tasks import get_task
 
 
 def _split(n: int, seed: int, pairs: bool) -> data.TokenizedSplit:

@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import AsyncHyperBandScheduler  # noqa: E402
 
-from lora_sweep.scheduler import FairASHA, flush_all, milestones  # noqa: E402
+from lora_sweep.sweep.scheduler import FairASHA, flush_all, milestones  # noqa: E402
 
 # Full fine-tuning leads early; LoRA starts slowly and ends best (the pattern the seed study saw).
 CURVES = {
@@ -100,7 +100,7 @@ def test_a_diverged_configuration_ranks_last_without_breaking_the_cutoff(tmp_pat
 def test_the_rungs_are_written_when_ray_saves_its_state(tmp_path):
     """Ray asks the results callback for its state at every save of its experiment state: Fair ASHA's rungs are
     written then, so the file holds every decision the saved trial list reflects."""
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     state = tmp_path / "fair_asha.state"
     asha = _asha(state)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lora_sweep import run
-from lora_sweep.spec import parse_yaml
+from lora_sweep.cli import run
+from lora_sweep.spec.spec import parse_yaml
 from tests.tiny_models import save_tiny_config
 
 REPO = Path(__file__).resolve().parents[1]

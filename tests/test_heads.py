@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lora_sweep import lora, models, train
-from lora_sweep.config import METHODS, TrialConfig
+from lora_sweep.trial import lora, models, train
+from lora_sweep.trial.config import METHODS, TrialConfig
 from tests.tiny_models import ARCHS, tiny_model
 
 EXPECTED_HEADS = {

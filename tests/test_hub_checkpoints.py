@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import models, train
-from lora_sweep.config import TrialConfig
+from lora_sweep.trial import models, train
+from lora_sweep.trial.config import TrialConfig
 
 # microsoft/deberta-v2-xlarge's tokenizer_config.json, as published: no tokenizer class, no special tokens.
 HUB_TOKENIZER_CONFIG = {"do_lower_case": False, "vocab_type": "spm"}

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from lora_sweep.write_schedule import MIN_INTERVAL_S, SHARE, WriteSchedule
+from lora_sweep.sweep.write_schedule import MIN_INTERVAL_S, SHARE, WriteSchedule
 
 
 def test_rewrites_wait_for_a_change_the_interval_and_twenty_times_the_last_rewrite():
@@ -89,10 +89,10 @@ def test_rows_since_the_last_rewrite_survive_a_kill_through_rays_state_saves(tmp
     reports those epochs again, and each (trial, seed, epoch) stays one row."""
     from types import SimpleNamespace
 
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     clock = [1000.0]
-    monkeypatch.setattr("lora_sweep.write_schedule.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("lora_sweep.sweep.write_schedule.time.monotonic", lambda: clock[0])
     trial = SimpleNamespace(trial_id="abc_00000", config={"trial": {"model": "m", "task": "sst2", "method": "lora",
                             "study": "m/sst2/lora-r8", "seeds": [0]}}, status="RUNNING")  # fmt: skip
     callback = sweep.ResultsCallback(tmp_path)

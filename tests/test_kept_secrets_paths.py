@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lora_sweep import redact, run
-from lora_sweep.spec import load_spec
+from lora_sweep.cli import run
+from lora_sweep.spec import redact
+from lora_sweep.spec.spec import load_spec
 from tests.sweep_support import REPO, cli_env, tiny_world, write_spec
 
 SMOKE = REPO / "sweeps" / "smoke.yaml"
@@ -64,7 +65,7 @@ def test_the_plan_and_errors_never_print_a_secret(capsys, monkeypatch):
 
 
 def test_spec_yaml_and_sweep_json_keep_no_secret(tmp_path):
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     spec = load_spec(SMOKE, (f"storage=s3://bucket/x?secret_key={SECRET}",))
     sweep.write_run_info(spec, tmp_path, f"https://u:{SECRET}@host/spec.yaml")

@@ -111,7 +111,7 @@ def test_reaper_finds_processes_by_marker_not_by_a_start_list(tmp_path):
     """A process started after the reaper, carrying the instance's marker, is found and ended; others are not."""
     import os
 
-    from lora_sweep import ray_reaper
+    from lora_sweep.cluster import ray_reaper
 
     marker, session = "a" * 32, str(tmp_path / "session_x")
     env = {**os.environ, ray_reaper.MARKER_ENV: marker}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lora_sweep import lora, models
+from lora_sweep.trial import lora, models
 from tests.tiny_models import ARCHS, CONFIGS, tiny_batch, tiny_model
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import run
+from lora_sweep.cli import run
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"
@@ -52,7 +52,7 @@ def deletions_only_in_tmp(tmp_path, monkeypatch):
 
 @pytest.fixture
 def cli(monkeypatch, tmp_path):
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     def reached(*args, **kwargs):
         raise Reached

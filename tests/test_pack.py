@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lora_sweep import lora, train
-from lora_sweep.config import TrialConfig
-from lora_sweep.pack_train import train_pack
-from lora_sweep.seeds import BY_SEED, train_seeds
+from lora_sweep.trial import lora, train
+from lora_sweep.trial.config import TrialConfig
+from lora_sweep.trial.pack_train import train_pack
+from lora_sweep.trial.seeds import BY_SEED, train_seeds
 
 STEPS_PER_EPOCH = 10  # 80 sentences, batch 8: two epochs are 20 steps
 

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from lora_sweep import lora, models
+from lora_sweep.trial import lora, models
 from tests.tiny_models import ARCHS, tiny_batch, tiny_model
 
 peft = pytest.importorskip("peft", reason="PEFT is a test dependency: pip install -e '.[test]'")

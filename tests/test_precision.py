@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lora_sweep import precision
-from lora_sweep.config import ConfigError, TrialConfig
+from lora_sweep.trial import precision
+from lora_sweep.trial.config import ConfigError, TrialConfig
 
 ZEN4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
 SAPPHIRE = "processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n"

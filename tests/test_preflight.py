@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import plan, preflight, run, spec
+from lora_sweep.cli import plan, run
+from lora_sweep.cluster import preflight
+from lora_sweep.spec import spec
 from tests.tiny_models import save_tiny_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import run
-from lora_sweep.spec import SpecError, load_spec
+from lora_sweep.cli import run
+from lora_sweep.spec.spec import SpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"
@@ -22,7 +22,7 @@ class Reached(Exception):
 def sweep(monkeypatch, tmp_path):
     from ray._private import ray_constants
 
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     def init(*args, **kwargs):
         # what Ray would read while starting: without both, it swaps 127.0.0.1 for the outward address

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from lora_sweep import train
-from lora_sweep.config import TrialConfig
+from lora_sweep.trial import train
+from lora_sweep.trial.config import TrialConfig
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from lora_sweep import results
+from lora_sweep.results import rows as results
 
 LORA = {"study": "m/sst2/lora-r8", "model": "m", "task": "sst2", "method": "lora", "r": 8, "epochs": 3}
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import run
+from lora_sweep.cli import run
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"
 
 DRY_RUN = """
 import contextlib, io, json, sys
-from lora_sweep.run import main
+from lora_sweep.cli.run import main
 out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     code = main(sys.argv[1:])
@@ -69,7 +69,7 @@ def cli(monkeypatch):
 
     The functions that would start Ray or delete results fail the test instead, should a check ever let one through.
     """
-    from lora_sweep import sweep
+    from lora_sweep.sweep import driver as sweep
 
     def refuse(*args, **kwargs):
         raise AssertionError("the CLI went on to run or remove a sweep")

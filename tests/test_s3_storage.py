@@ -24,7 +24,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from lora_sweep import results_folder, storage
+from lora_sweep.results import folder as results_folder
+from lora_sweep.results import storage
 from tests.standin import cli as standin_cli
 from tests.standin import spec_file
 from tests.sweep_support import REPO

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from lora_sweep import scratch
+from lora_sweep.sweep import scratch
 
 CHILD = """
 import sys, tempfile, time
-from lora_sweep import scratch
+from lora_sweep.sweep import scratch
 print(tempfile.mkdtemp(prefix=scratch.prefix(), dir=sys.argv[1]), flush=True)
 time.sleep(600)
 """
@@ -69,7 +69,7 @@ def test_a_killed_not_yet_reaped_trial_counts_as_gone(tmp_path):
 def test_trial_checkpoints_use_the_pid_prefix(monkeypatch, tmp_path):
     import torch
 
-    from lora_sweep import trial
+    from lora_sweep.sweep import trial_body as trial
 
     seen = []
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the scratch folder is removed after the report

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import lora_sweep
-from lora_sweep import run, space
-from lora_sweep.spec import SpecError, load_spec, parse_yaml
+import lora_sweep.sweep
+from lora_sweep.cli import run
+from lora_sweep.spec import space
+from lora_sweep.spec.spec import SpecError, load_spec, parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "sweeps" / "smoke.yaml"
@@ -196,16 +197,16 @@ BAD = [
 ]
 # Through `python -m lora_sweep.run`: cases that can never reach Ray, even if validation regressed.
 SUBPROCESS_CASES = ("malformed_yaml", "python_apply", "spec_is_list", "missing_file")
-# The same CLI in a fresh interpreter, with lora_sweep.sweep (which starts Ray) replaced by a module that exits 99.
+# The same CLI in a fresh interpreter, with the sweep driver (which starts Ray) replaced by a module that exits 99.
 GUARDED_CLI = """
 import sys, types
-stub = types.ModuleType("lora_sweep.sweep")
+stub = types.ModuleType("lora_sweep.sweep.driver")
 def refuse(*args, **kwargs):
     sys.exit(99)
 for name in ("results_dir", "can_resume", "remove_results", "run_sweep"):
     setattr(stub, name, refuse)
-sys.modules["lora_sweep.sweep"] = stub
-from lora_sweep.run import main
+sys.modules["lora_sweep.sweep.driver"] = stub
+from lora_sweep.cli.run import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -232,16 +233,16 @@ def _assert_one_error_line(stderr: str, key: str, allowed: str) -> str:
 
 @pytest.fixture
 def no_sweep(monkeypatch):
-    """Replace lora_sweep.sweep (the module that starts Ray) with one that fails the test if a bad spec reaches it."""
+    """Replace the sweep driver (the module that starts Ray) with one that fails the test if a bad spec reaches it."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a bad spec got past validation to lora_sweep.sweep")
+        raise AssertionError("a bad spec got past validation to lora_sweep.sweep.driver")
 
-    stub = types.ModuleType("lora_sweep.sweep")
+    stub = types.ModuleType("lora_sweep.sweep.driver")
     for name in ("results_dir", "can_resume", "remove_results", "run_sweep"):
         setattr(stub, name, refuse)
-    monkeypatch.setitem(sys.modules, "lora_sweep.sweep", stub)
-    monkeypatch.setattr(lora_sweep, "sweep", stub, raising=False)
+    monkeypatch.setitem(sys.modules, "lora_sweep.sweep.driver", stub)
+    monkeypatch.setattr(lora_sweep.sweep, "driver", stub, raising=False)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     return stub
 
@@ -408,7 +409,7 @@ def test_python_tag_case_would_run_if_loaded_unsafely(tmp_path):
 
 def test_folders_in_trial_settings_are_resolved_on_the_driver(tmp_path, monkeypatch):
     """A trial runs in Ray's own working folder: a relative save_adapter/init_adapter must not land there."""
-    from lora_sweep.spec import load_spec
+    from lora_sweep.spec.spec import load_spec
 
     monkeypatch.chdir(tmp_path)
     one = tmp_path / "one.yaml"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lora_sweep import storage_bound
-from lora_sweep.spec import SpecError, load_spec
+from lora_sweep.cli import storage_bound
+from lora_sweep.spec.spec import SpecError, load_spec
 from tests.sweep_support import REPO
 
 

@@ -155,7 +155,7 @@ def _hparams(events: Path) -> dict:
 def _check_adapters(out: Path, model: Path, glue: Path, trials: pd.DataFrame, epochs: pd.DataFrame) -> None:
     """Each LoRA study's best adapter in PEFT's format, which PeftModel loads to the dev metric the sweep reported
     (lora_sweep.evaluate.measure: PeftModel.from_pretrained on the base model, then the trial's evaluation)."""
-    from lora_sweep.evaluate import measure
+    from lora_sweep.cli.evaluate import measure
 
     folders = sorted(p.name for p in (out / "adapters").iterdir())
     assert folders == [f"{model.name}-sst2-lora-r2", f"{model.name}-sst2-lora-r4"], folders  # .trials removed

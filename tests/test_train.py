@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lora_sweep import lora, models, train
-from lora_sweep.config import TrialConfig
+from lora_sweep.trial import lora, models, train
+from lora_sweep.trial.config import TrialConfig
 from tests.trial_fixtures import HIDDEN, LAYERS
 
 REQUIRED_KEYS = {
@@ -135,7 +135,7 @@ def test_report_once_per_epoch_with_every_key(make_cfg, task, method, extra_keys
     best = max(rows, key=lambda row: row["eval_accuracy"])
     assert result.best_metric == best["eval_accuracy"]
     assert rows[result.best_epoch - 1]["eval_accuracy"] == result.best_metric
-    assert result.adapter_bytes is None  # nothing saved unless asked
+    assert result.saved_bytes is None  # nothing saved unless asked
 
 
 def test_rows_are_json_serialisable(make_cfg):
@@ -286,7 +286,8 @@ def test_finite_run_is_not_diverged(make_cfg):
 
 
 def _comparable(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in TIMING_KEYS}
+    """The numbers of a row, without timings (text such as what the trial used is compared as text)."""
+    return {k: v for k, v in row.items() if k not in TIMING_KEYS and not isinstance(v, str)}
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])
@@ -303,6 +304,8 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
     assert resumed_rows[0].pop("warm_start") == whole_rows[1].pop("warm_start") == ""  # text: approx cannot compare
     assert resumed_rows[0].pop("precision") == whole_rows[1].pop("precision")
     assert _comparable(resumed_rows[0]) == pytest.approx(_comparable(whole_rows[1]), rel=1e-5, abs=1e-6)
+    texts = [{k: v for k, v in row.items() if isinstance(v, str)} for row in (resumed_rows[0], whole_rows[1])]
+    assert texts[0] == texts[1] and texts[0]["model_revision"].startswith("sha256:"), texts
     assert (resumed.best_metric, resumed.best_epoch) == (whole.best_metric, whole.best_epoch)
     final_whole, final_resumed = whole_hook.states[1]["model"], resumed_hook.states[0]["model"]
     assert final_whole.keys() == final_resumed.keys()
@@ -313,7 +316,7 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
 
 
 def test_resume_from_a_finished_marker_trains_nothing(make_cfg, tmp_path):
-    """The last epoch's Ray checkpoint holds epoch and best only (lora_sweep.trial): resuming it ends at once."""
+    """The last epoch's Ray checkpoint holds epoch and best only (sweep/trial_body.py): resuming it ends at once."""
     cfg = make_cfg(epochs=2, max_train_samples=32, save_adapter=str(tmp_path / "adapter"))
     hook = ListHook(restore_state={"epoch": 2, "best": 0.625, "best_epoch": 1})
     rows, result = run(cfg, state_hook=hook)
@@ -363,7 +366,7 @@ def test_save_adapter_writes_peft_format(make_cfg, tmp_path):
     _, result = run(cfg, state_hook=hook)
     files = {f.name: f.stat().st_size for f in out.iterdir()}
     assert set(files) == {lora.ADAPTER_CONFIG, lora.ADAPTER_WEIGHTS}
-    assert result.adapter_bytes == sum(files.values())
+    assert result.saved_bytes == sum(files.values())
     config = json.loads((out / lora.ADAPTER_CONFIG).read_text())
     assert config["peft_type"] == "LORA" and config["r"] == R and config["lora_alpha"] == 8.0
     assert sorted(config["target_modules"]) == ["query", "value"]
@@ -399,7 +402,7 @@ def test_save_adapter_for_other_methods_writes_trainable_state(make_cfg, tmp_pat
     _, result = run(make_cfg(method=method, max_train_samples=16, save_adapter=str(out)), state_hook=hook)
     files = list(out.iterdir())
     assert [f.name for f in files] == ["trainable_state.safetensors"]
-    assert result.adapter_bytes == files[0].stat().st_size
+    assert result.saved_bytes == files[0].stat().st_size
     saved = load_file(str(files[0]))
     assert saved.keys() == hook.states[-1]["model"].keys()
 

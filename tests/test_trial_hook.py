@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from lora_sweep import trial
+from lora_sweep.sweep import trial_body as trial
 
 
 def test_the_last_epoch_checkpoint_is_a_marker_without_weights(monkeypatch):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lora_sweep import lora, models, results, train
-from lora_sweep.config import TrialConfig
+from lora_sweep.results import rows as results
+from lora_sweep.trial import lora, models, train
+from lora_sweep.trial.config import TrialConfig
 from tests.test_trial_cli import _small, cli
 
 TARGETS = ("query", "value")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from lora_sweep.bench_cases import TINY_CONFIGS
+from benchmarks.cases import TINY_CONFIGS
 
 # The benchmark's tiny shapes (bench --tiny uses the same), and a DistilBERT (its own head: pre_classifier).
 CONFIGS = {
