@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from lora_sweep.sweep.trial_body import lora, models
+from lora_sweep.trial import lora, models
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
