@@ -140,7 +140,7 @@ def test_each_member_saves_its_own_adapter(make_cfg, tmp_path):
         assert {k.removeprefix(lora.PEFT_PREFIX) for k in saved} == set(trained)
         for key, value in saved.items():
             assert torch.equal(value, trained[key.removeprefix(lora.PEFT_PREFIX)])
-        assert results[i].adapter_bytes > 0
+        assert results[i].saved_bytes > 0
 
 
 def test_seeds_train_in_packs_of_at_most_pack(make_cfg):

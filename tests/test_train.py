@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lora_sweep.trial import lora, models, train
+from lora_sweep.trial import lora, models, steps, train
 from lora_sweep.trial.config import TrialConfig
 from tests.trial_fixtures import HIDDEN, LAYERS
 
@@ -87,14 +87,14 @@ class ListHook:
 def captured_models(monkeypatch):
     """Models built by train_and_evaluate, with a snapshot of their trainable state right after building."""
     built: list[tuple[torch.nn.Module, dict]] = []
-    original = train.build_model
+    original = steps.build_model
 
     def capture(cfg, num_labels):
         model, heads, note = original(cfg, num_labels)
         built.append((model, lora.trainable_state_dict(model)))
         return model, heads, note
 
-    monkeypatch.setattr(train, "build_model", capture)
+    monkeypatch.setattr(steps, "build_model", capture)
     return built
 
 
@@ -145,13 +145,13 @@ def test_rows_are_json_serialisable(make_cfg):
 
 def test_eval_uses_whole_dev_split_unless_limited(make_cfg, monkeypatch):
     sizes = []
-    original = train.evaluate
+    original = steps.evaluate
 
     def spy(model, split, *args):
         sizes.append(len(split.labels))
         return original(model, split, *args)
 
-    monkeypatch.setattr(train, "evaluate", spy)
+    monkeypatch.setattr(steps, "evaluate", spy)
     run(make_cfg(max_train_samples=16))
     run(make_cfg(max_train_samples=16, max_eval_samples=10))
     assert sizes == [64, 10]
@@ -162,14 +162,14 @@ def test_eval_uses_whole_dev_split_unless_limited(make_cfg, monkeypatch):
 
 def test_lr_linear_warmup_then_linear_decay_to_zero(make_cfg, monkeypatch):
     used: list[float] = []
-    original = train.make_optimizer
+    original = steps.make_optimizer
 
     def recording(model, cfg, device):
         optimizer = original(model, cfg, device)
         optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
         return optimizer
 
-    monkeypatch.setattr(train, "make_optimizer", recording)
+    monkeypatch.setattr(steps, "make_optimizer", recording)
     lr, per_epoch, epochs, warmup = 1e-3, 5, 3, 3  # 80 samples / batch 16; warmup 0.2 * 15 steps
     rows, _ = run(make_cfg(learning_rate=lr, epochs=epochs, max_train_samples=80, warmup_ratio=0.2))
     total = per_epoch * epochs
@@ -247,14 +247,14 @@ def test_method_sets_trainable_parameters(make_cfg, captured_models, method):
 
 def _poison_second_step(monkeypatch, value: float):
     calls = {"n": 0}
-    original = train._loss
+    original = steps._loss
 
     def poisoned(logits, labels, task):
         loss = original(logits, labels, task)
         calls["n"] += 1
         return loss * value if calls["n"] == 2 else loss
 
-    monkeypatch.setattr(train, "_loss", poisoned)
+    monkeypatch.setattr(steps, "_loss", poisoned)
 
 
 @pytest.mark.parametrize("how", ["huge_lr", "nan_loss", "inf_loss"])
@@ -265,7 +265,7 @@ def test_non_finite_loss_ends_trial_as_diverged_after_one_epoch(make_cfg, monkey
         _poison_second_step(monkeypatch, float("nan") if how == "nan_loss" else float("inf"))
         cfg = make_cfg(epochs=3, max_train_samples=64)
     evaluated = []
-    monkeypatch.setattr(train, "evaluate", lambda *a: evaluated.append(1) or {})
+    monkeypatch.setattr(steps, "evaluate", lambda *a: evaluated.append(1) or {})
     rows, result = run(cfg)
     assert len(rows) == 1 and rows[0]["epoch"] == 1
     assert not math.isfinite(rows[0]["train_loss"])  # the test really produced a non-finite loss
@@ -443,7 +443,7 @@ def test_prepared_data_is_used_as_given(make_cfg, monkeypatch):
     cfg = make_cfg(max_train_samples=24)
     prepared = train.prepare_data(cfg)
     assert len(prepared.train.labels) == 24 and len(prepared.dev.labels) == 64
-    monkeypatch.setattr(train, "prepare_data", lambda cfg: pytest.fail("data prepared again"))
+    monkeypatch.setattr(steps, "prepare_data", lambda cfg: pytest.fail("data prepared again"))
     rows, _ = run(cfg, prepared=prepared)
     assert rows[0]["train_samples_per_s"] * rows[0]["epoch_time_s"] == pytest.approx(24)
 

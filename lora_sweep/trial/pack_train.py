@@ -51,7 +51,6 @@ def train_pack(
     hooks = hooks or [None] * len(cfgs)
     progress = progress or getattr(hooks[0], "progress", None)
     device = train.pick_device(cfgs[0].device)
-    used = precision.resolve(cfgs[0].precision, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -66,6 +65,7 @@ def train_pack(
     trial_data = prepared or train.prepare_data(cfgs[live[0]])
     task = trial_data.task
     model, heads, note = train.build_model(cfgs[live[0]], task.num_labels)
+    used = precision.resolve(cfgs[0].precision, device, model_type=model.config.model_type)
     pack = Pack(model, heads)
     if len(live) > 1 and not packable(model):
         raise ValueError(f"pack: {model.config.model_type} models cannot be packed (their dropout is not per row)")

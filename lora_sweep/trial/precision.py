@@ -36,10 +36,21 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
 
 
-def resolve(precision: str, device: torch.device, cpuinfo: str | None = None) -> str:
-    """ "fp32" or "bf16": what a trial with this setting trains in on this device."""
+# Architectures whose forward pass breaks under bf16 autocast: DeBERTa's attention fills its mask with float32's
+# minimum, which bfloat16 attention scores cannot hold ("value cannot be converted to type c10::BFloat16 without
+# overflow", transformers 5 on the CPU). auto takes fp32 for them; an explicit bf16 is refused in one line.
+NO_BF16_TYPES = ("deberta", "deberta-v2")
+
+
+def resolve(precision: str, device: torch.device, cpuinfo: str | None = None, model_type: str | None = None) -> str:
+    """ "fp32" or "bf16": what a trial with this setting trains in on this device, for this architecture."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision: got {precision!r}; must be one of {', '.join(PRECISIONS)}")
+    if model_type in NO_BF16_TYPES:
+        if precision == "bf16":
+            raise ValueError(f"precision: bf16 does not work with {model_type} models (their attention mask "
+                             "overflows bfloat16); use fp32 or auto")  # fmt: skip
+        return "fp32"
     if precision != "auto":
         return precision
     if device.type == "cuda":

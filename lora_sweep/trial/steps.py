@@ -251,7 +251,8 @@ def evaluate(
     """Dev metrics as eval_<name>, plus eval_loss; batches sorted by length to minimise padding."""
     model.eval()
     outputs, labels, loss_sum = [], [], 0.0
-    with torch.inference_mode(), precision.autocast(device, precision.resolve(cfg.precision, device)):
+    used = precision.resolve(cfg.precision, device, model_type=getattr(model.config, "model_type", None))
+    with torch.inference_mode(), precision.autocast(device, used):
         for batch in data.make_batches(split, cfg.eval_batch_size, pad_id, shuffle=False, seed=0, sort_by_length=True):
             batch = _to_device(batch, device)
             y = batch.pop("labels")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 
 import torch
 
-from lora_sweep.trial import data, lora, precision
+from lora_sweep.trial import data, lora, precision, steps
 from lora_sweep.trial.config import TrialConfig
 from lora_sweep.trial.pack_train import train_pack
 from lora_sweep.trial.progress import EpochProgress
@@ -53,7 +53,7 @@ def train_and_evaluate(
     progress: EpochProgress | None = None,
 ) -> TrialResult:
     """Train for cfg.epochs, evaluate after each, report each epoch; stop early on a NaN/inf loss."""
-    reset_peak_memory(pick_device(cfg.device))
+    steps.reset_peak_memory(steps.pick_device(cfg.device))
     epochs = train_epochs(cfg, prepared, state_hook, progress)
     while True:
         try:
@@ -79,8 +79,7 @@ def train_epochs(
                 yield next(epochs)[0]
             except StopIteration as done:
                 return done.value[0]
-    device = pick_device(cfg.device)
-    used = precision.resolve(cfg.precision, device)
+    device = steps.pick_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -89,15 +88,16 @@ def train_epochs(
         # A hook may keep only epoch and best after the last epoch: the trial finished before, nothing is left
         # to train, and its weights (and any --save-adapter output) were not kept.
         return TrialResult("completed", saved["epoch"], saved["best"], saved["best_epoch"])
-    trial_data = prepared or prepare_data(cfg)
+    trial_data = prepared or steps.prepare_data(cfg)
     task = trial_data.task
-    model, heads, warm_start_note = build_model(cfg, task.num_labels)
-    counts = trial_counts(model, cfg, heads, warm_start_note, trial_data)
+    model, heads, warm_start_note = steps.build_model(cfg, task.num_labels)
+    used = precision.resolve(cfg.precision, device, model_type=model.config.model_type)
+    counts = steps.trial_counts(model, cfg, heads, warm_start_note, trial_data)
     model.to(device)
-    optimizer = make_optimizer(model, cfg, device)
+    optimizer = steps.make_optimizer(model, cfg, device)
     steps_per_epoch = math.ceil(len(trial_data.train.labels) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
-    scheduler = linear_warmup_decay(optimizer, warmup_steps(cfg.warmup_ratio, total_steps), total_steps)
+    scheduler = steps.linear_warmup_decay(optimizer, steps.warmup_steps(cfg.warmup_ratio, total_steps), total_steps)
     metric_key = f"eval_{task.primary_metric}"
     start_epoch, best, best_epoch = 1, None, None
     if saved:
@@ -114,14 +114,14 @@ def train_epochs(
         model.train()
         # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
         # like one that ran through (the batch order is seeded per epoch too).
-        torch.manual_seed(epoch_seed(cfg, epoch))
+        torch.manual_seed(steps.epoch_seed(cfg, epoch))
         started, cpu_started = time.perf_counter(), time.process_time()
         loss_sum, seen = torch.zeros((), device=device), 0
-        for indices in train_batch_indices(cfg, trial_data.train, epoch):
-            batch = _to_device(data.collate(trial_data.train, indices, trial_data.pad_token_id), device)
+        for indices in steps.train_batch_indices(cfg, trial_data.train, epoch):
+            batch = steps._to_device(data.collate(trial_data.train, indices, trial_data.pad_token_id), device)
             y = batch.pop("labels")
             with precision.autocast(device, used):
-                loss = _loss(model(**batch).logits, y, task)
+                loss = steps._loss(model(**batch).logits, y, task)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
             optimizer.step()
@@ -138,7 +138,7 @@ def train_epochs(
             reason = f"diverged: train loss {train_loss} in epoch {epoch} (lr {cfg.learning_rate})"
             yield {"epoch": epoch, "train_loss": train_loss, "diverged": True, "reason": reason, **counts}
             return TrialResult("diverged", epoch, best, best_epoch, reason)
-        metrics = evaluate(model, trial_data.dev, task, cfg, trial_data.pad_token_id, device)
+        metrics = steps.evaluate(model, trial_data.dev, task, cfg, trial_data.pad_token_id, device)
         if best is None or metrics[metric_key] > best:
             best, best_epoch = metrics[metric_key], epoch
             keep_best = getattr(state_hook, "keep_best", None)
@@ -154,7 +154,7 @@ def train_epochs(
             # Process CPU seconds beside the wall seconds: a gap between them is time lost to other work.
             "cpu_time_s": cpu_time,
             "train_samples_per_s": seen / epoch_time,
-            "peak_memory_mb": peak_memory_mb(device),
+            "peak_memory_mb": steps.peak_memory_mb(device),
             "diverged": False,
             "precision": used,
         }
@@ -164,12 +164,12 @@ def train_epochs(
                     "epoch": epoch,
                     "model": lora.trainable_state_dict(model),
                     # A copy: state_dict() shares the live moment tensors, which the next step changes.
-                    "optimizer": _cpu_copy(optimizer.state_dict()),
+                    "optimizer": steps._cpu_copy(optimizer.state_dict()),
                     "scheduler": scheduler.state_dict(),
                     "best": best,
                     "best_epoch": best_epoch,
                 }
             )
         yield row
-    saved_bytes = save_trained_state(model, cfg, heads) if cfg.save_adapter else None
+    saved_bytes = steps.save_trained_state(model, cfg, heads) if cfg.save_adapter else None
     return TrialResult("completed", cfg.epochs, best, best_epoch, saved_bytes=saved_bytes)
