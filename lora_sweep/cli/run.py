@@ -213,14 +213,14 @@ def _run(sweep, spec: SweepSpec, args) -> int:
         return 2
     trials = outcome.trials
     print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json, runs.jsonl)")
-    if outcome.interrupted:
+    resume = "lora-sweep run " + shlex.join([args.typed, "--name", spec.name, "--storage", spec.storage, "--resume"])
+    if outcome.interrupted or outcome.unfinished:
         counts = trials["status"].value_counts().to_dict() if len(trials) else {}
         print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-        print(
-            f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with "
-            "lora-sweep run " + shlex.join([args.typed, "--name", spec.name, "--storage", spec.storage, "--resume"]),
-            file=sys.stderr,
-        )
+        if not outcome.interrupted:  # e.g. Ray stopped trials it could not run: no signal is claimed
+            print(f"error: some trials did not finish, no signal received; resume with {resume}", file=sys.stderr)
+            return 1
+        print(f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with {resume}", file=sys.stderr)
         return 128 + int(outcome.interrupted)
     if outcome.report:
         print(f"report: {outcome.report}")

@@ -7,6 +7,7 @@ limits is a one-line SpecError naming the key and the allowed range.
 from __future__ import annotations
 
 import math
+import re
 
 from lora_sweep.spec.errors import SpecError
 
@@ -125,3 +126,25 @@ def valid_address(address: str) -> bool:
         and 1 <= int(port) <= 65535
         and not any(c.isspace() or c in "/?#@[]" for c in host.replace("::", "").replace(":", ""))
     )
+
+
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def valid_host(host: str) -> bool:
+    """An IP address or a DNS host name (labels of letters, digits and '-', at most 253 characters): what Ray's
+    dashboard can bind to. Anything else (spaces, quotes, a URL) would fail inside ray.init."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return 0 < len(host) <= 253 and all(HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split("."))
+
+
+def ray_quantity(amount: float) -> bool:
+    """Ray keeps resource amounts in units of 0.0001: a request below that becomes 0 (or is refused)."""
+    units = amount * 10_000
+    return units >= 1 and abs(units - round(units)) < 1e-6

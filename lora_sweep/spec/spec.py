@@ -241,6 +241,9 @@ def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
     gpu = _number(res.get("gpu", 0), f"{where}.resources.gpu")
     if cpu <= 0 or gpu < 0:
         _fail(f"{where}.resources", f"cpu must be > 0 and gpu >= 0, got cpu={cpu}, gpu={gpu}")
+    for key, amount in (("cpu", cpu), ("gpu", gpu)):
+        if amount and not limits.ray_quantity(amount):
+            _fail(f"{where}.resources.{key}", f"got {amount}; Ray counts resources in steps of 0.0001: use one")
     return Variant(method, settings, cpu, gpu)
 
 
@@ -399,7 +402,7 @@ def parse_ray(raw: dict) -> dict:
     if address is not None and address.startswith("ray://"):
         _fail("ray.address", RAY_CLIENT_REFUSED.format(address=address))
     host = ray_cfg.get("dashboard_host", "127.0.0.1")
-    if not isinstance(host, str) or not host:
+    if not isinstance(host, str) or not limits.valid_host(host):
         _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
     include = ray_cfg.get("include_dashboard", True)
     if not isinstance(include, bool):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 
 from lora_sweep.trial.tasks import TASKS, get_task
 
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
+FOLDER_KEYS = ("init_adapter", "glue_dir", "cache_dir", "save_adapter")  # settings naming a folder
 
 # Default learning rates per method when a config gives none. LoRA: paper Table 9 (RoBERTa-base, 4e-4 to 5e-4);
 # full fine-tuning: the usual 1e-5..5e-5 range for BERT-style models; head-only and BitFit train few weights
@@ -131,11 +133,19 @@ class TrialConfig:
             _is_num(self.max_grad_norm) and self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0"
         )
         _check(
-            self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
+            isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,3})?", self.device) is not None,
             "device",
             self.device,
-            "auto, cpu, cuda or cuda:N",
+            "auto, cpu, cuda or cuda:N (N a GPU index)",
         )
+        for key in FOLDER_KEYS:  # a number or a list here would fail inside the trial, after Ray started
+            value = getattr(self, key)
+            _check(
+                value is None or (isinstance(value, str) and value.strip() != "" and "\x00" not in value),
+                key,
+                value,
+                "a folder path (a string) or null",
+            )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrialConfig:

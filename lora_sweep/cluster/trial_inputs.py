@@ -1,0 +1,97 @@
+"""What each trial will read or use, checked on the driver before Ray starts (and in --dry-run).
+
+A trial that cannot find its model's tokenizer, its warm-start adapter, its GLUE files or its device fails only
+after Ray started and the results folder was written (exit 1, a row per failed trial). These are refused first,
+one line each naming the experiment, the key and what is allowed:
+
+- a `random:` model (random weights and no tokenizer: benchmarks only);
+- an init_adapter that is not a folder holding adapter_config.json;
+- GLUE data: the task's files in glue_dir or $GLUE_DIR, when either is set (the driver tokenizes for every trial);
+- device cuda / cuda:N: a GPU the trial can see (resources.gpu >= 1) and, on this machine, that many GPUs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lora_sweep.spec.errors import SpecError
+from lora_sweep.spec.spec import SweepSpec, Variant
+from lora_sweep.trial.data import glue_files, local_glue_dir
+from lora_sweep.trial.models import RANDOM_PREFIX
+from lora_sweep.trial.tasks import get_task
+
+
+def check(spec: SweepSpec, local: bool) -> None:
+    """local: Ray will run on this machine (no cluster address), so its GPUs are the trials' GPUs."""
+    checked: set = set()
+    for e in spec.experiments:
+        where = f"experiment {e.model}/{e.task}"
+        if e.model.startswith(RANDOM_PREFIX):
+            raise SpecError(
+                f"{where}: model '{e.model}' has random weights and no tokenizer (benchmarks only); allowed in a "
+                "sweep: a hub id, a local folder with config.json, or minilm"
+            )
+        for j, variant in enumerate(e.variants):
+            at = f"{where}, variants[{j}] ({variant.method})"
+            for folder in _strings(variant, "init_adapter"):
+                _check_adapter(folder, at)
+            for glue_dir in _strings(variant, "glue_dir") or [None]:
+                if (e.task, glue_dir) not in checked:
+                    checked.add((e.task, glue_dir))
+                    check_glue(e.task, glue_dir, at)
+            for device in _strings(variant, "device"):
+                _check_device(device, variant, local, at)
+
+
+def _strings(variant: Variant, key: str) -> list[str]:
+    setting = variant.settings.get(key)
+    return [v for v in setting.values if isinstance(v, str)] if setting else []
+
+
+def _check_adapter(folder: str, where: str) -> None:
+    if not (Path(folder) / "adapter_config.json").is_file():
+        what = "no such folder" if not Path(folder).exists() else "no adapter_config.json in it"
+        raise SpecError(
+            f"{where}: init_adapter {folder}: {what}; must be a saved adapter folder (lora-sweep train "
+            "--save-adapter DIR, or an adapters/ folder of a finished sweep)"
+        )
+
+
+def check_glue(task_name: str, glue_dir: str | None, where: str) -> None:
+    task = get_task(task_name)
+    local = local_glue_dir(glue_dir)
+    if local is None:  # the hub: reached by the driver when it tokenizes, before any trial
+        return
+    folder, source = local
+    for _, file_name in glue_files(task):
+        path = Path(folder) / task.dir_name / file_name
+        if not path.is_file():
+            raise SpecError(
+                f"{where}: {source}={folder} has no {task.dir_name}/{file_name}; must be a folder in the GLUE "
+                "layout (<folder>/<Task>/train.tsv and its dev file)"
+            )
+
+
+def _check_device(device: str, variant: Variant, local: bool, where: str) -> None:
+    if not device.startswith("cuda"):
+        return
+    if variant.gpu <= 0:
+        raise SpecError(
+            f"{where}: device {device} but resources.gpu is {variant.gpu:g}: Ray hides every GPU from such a "
+            "trial; set resources.gpu >= 1, or device auto or cpu"
+        )
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= variant.gpu:  # Ray shows a trial only its own GPUs, numbered from 0
+        raise SpecError(
+            f"{where}: device {device} but a trial sees only its resources.gpu = {variant.gpu:g} GPU(s), numbered "
+            "from 0; use cuda (or cuda:0)"
+        )
+    if local:
+        import torch  # only when a GPU is asked for: importing torch takes seconds
+
+        count = torch.cuda.device_count()
+        if count == 0:
+            raise SpecError(
+                f"{where}: device {device} but this machine has no GPU that torch can use; allowed: auto, cpu, or "
+                "give ray.address (--address) of a cluster with GPUs"
+            )
