@@ -50,7 +50,7 @@ CASES = {
     "init_adapter missing": (["variants.1.init_adapter=/nonexistent/adapter"], {}, ["init_adapter", "no such folder"]),
     "init_adapter without its config": (["variants.1.init_adapter=ROOT/not-an-adapter"], {}, ["adapter_config.json"]),
     "init_adapter a number": (["variants.1.init_adapter=5"], {}, ["init_adapter: got 5", "a folder path"]),
-    "save_adapter a list": (["variants.1.save_adapter=[1]"], {}, ["save_adapter: got [1]", "a folder path"]),
+    "save_adapter a list": (["variants=[{method: lora, save_adapter: [1]}]"], {}, ["save_adapter: got [1]"]),
     "glue_dir missing": (["train.glue_dir=/nonexistent/glue"], {}, ["glue_dir=/nonexistent/glue has no SST-2"]),
     "glue_dir a number": (["train.glue_dir=5"], {}, ["glue_dir: got 5", "a folder path"]),
     "GLUE_DIR missing": ([], {"GLUE_DIR": "/nonexistent/glue"}, ["GLUE_DIR=/nonexistent/glue has no SST-2"]),

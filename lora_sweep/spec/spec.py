@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lora_sweep.spec import limits, tracking
+from lora_sweep.spec import limits, shape_count, tracking
 from lora_sweep.spec.errors import SpecError
 from lora_sweep.spec.optuna_store import check_url
 from lora_sweep.trial.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
@@ -433,6 +433,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
         _fail("spec", f"must be a YAML mapping, got {type(raw).__name__}")
     _check_keys(raw, TOP_KEYS, "")
     limits.check_values(raw)  # nesting, integer widths: before anything walks the spec recursively
+    shape_count.check(raw)  # the trial count from the spec's shape: before anything is built (aliases, big grids)
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not NAME.fullmatch(name):
         _fail(
@@ -508,6 +509,12 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec: no such file {path}")
+    size = path.stat().st_size
+    if size > limits.MAX_SPEC_BYTES:  # PyYAML parses about 300 KB a second: refuse before, not after, the wait
+        raise SpecError(
+            f"spec {path}: {size:,} bytes; at most {limits.MAX_SPEC_BYTES:,} (a sweep's spec needs a few KB; "
+            "a grid of thousands of values is better a distribution, e.g. {loguniform: [1e-5, 1e-3]})"
+        )
     try:
         return parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as err:
