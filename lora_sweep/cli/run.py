@@ -180,6 +180,14 @@ def _main(argv: list[str] | None) -> int:
     if args.resume and not resumable:
         print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
         return 2
+    if args.resume:
+        from lora_sweep.results import resume_files
+
+        try:  # what the first run wrote, read back before Ray starts (resume_files.py)
+            resume_files.check(out, spec.name)
+        except (resume_files.ResumeRefused, OSError) as err:
+            print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+            return 2
     if exists:
         if not args.overwrite:
             print(
