@@ -7,6 +7,7 @@ one line each naming the experiment, the key and what is allowed:
 - a `random:` model (random weights and no tokenizer: benchmarks only);
 - an init_adapter that is not a folder holding adapter_config.json;
 - GLUE data: the task's files in glue_dir or $GLUE_DIR, when either is set (the driver tokenizes for every trial);
+- max_length: long enough for the task's special tokens and a token of each sentence;
 - device cuda / cuda:N: a GPU the trial can see (resources.gpu >= 1) and, on this machine, that many GPUs.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from lora_sweep.spec.errors import SpecError
 from lora_sweep.spec.spec import SweepSpec, Variant
+from lora_sweep.trial.config import ConfigError, TrialConfig
 from lora_sweep.trial.data import glue_files, local_glue_dir
 from lora_sweep.trial.models import RANDOM_PREFIX
 from lora_sweep.trial.tasks import get_task
@@ -41,6 +43,18 @@ def check(spec: SweepSpec, local: bool) -> None:
                     check_glue(e.task, glue_dir, at)
             for device in _strings(variant, "device"):
                 _check_device(device, variant, local, at)
+            for length in _values(variant, "max_length"):  # the shortest length depends on the task (config.py)
+                try:
+                    TrialConfig(task=e.task, method=variant.method, max_length=length)
+                except ConfigError as err:
+                    raise SpecError(f"{at}: {err}") from None
+
+
+def _values(variant: Variant, key: str) -> list:
+    setting = variant.settings.get(key)
+    if setting is None:
+        return []
+    return [v for v in (*setting.values, setting.low) if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _strings(variant: Variant, key: str) -> list[str]:

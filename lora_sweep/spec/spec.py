@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lora_sweep.spec import limits, shape_count, tracking
+from lora_sweep.spec import duplicates, limits, shape_count, tracking
 from lora_sweep.spec.errors import SpecError
 from lora_sweep.spec.optuna_store import check_url
 from lora_sweep.trial.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
@@ -442,6 +442,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
             "(letters, digits, '.', '_', '-'; starting with a letter or digit)",
         )
     experiments = parse_experiments(raw)
+    duplicates.check(experiments)
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
         _fail("storage", f"got {storage!r}; must be a path or URI")
@@ -502,6 +503,9 @@ def apply_override(raw: dict, assignment: str, literal: bool = False) -> None:
         else:
             if isinstance(node, dict) and key not in node:
                 node[key] = {}
+            if isinstance(node[key], (dict, list)):
+                # A YAML alias shares one object between places: copy the path, so only the place named changes.
+                node[key] = copy.copy(node[key])
             node = node[key]
 
 

@@ -15,6 +15,7 @@ from lora_sweep.trial.tasks import TASKS, get_task
 
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
+MIN_LENGTH, MIN_LENGTH_PAIR = 4, 8  # shortest max_length: special tokens plus a token per sentence
 FOLDER_KEYS = ("init_adapter", "glue_dir", "cache_dir", "save_adapter")  # settings naming a folder
 
 # Default learning rates per method when a config gives none. LoRA: paper Table 9 (RoBERTa-base, 4e-4 to 5e-4);
@@ -117,6 +118,18 @@ class TrialConfig:
                 "a non-empty hub revision (branch, tag or commit; quote it in YAML) or null",
             )
         _check(isinstance(self.group_by_length, bool), "group_by_length", self.group_by_length, "true or false")
+        if _is_int(self.max_length) and self.max_length >= 1:
+            # The tokenizer adds [CLS] and a [SEP] per sentence (RoBERTa two between a pair) and ignores a max_length
+            # below those: each sentence keeps at least a token past them, or the setting does nothing.
+            pair = len(_task_or_none(self.task).text_columns) > 1 if _task_or_none(self.task) else False
+            least = MIN_LENGTH_PAIR if pair else MIN_LENGTH
+            _check(
+                self.max_length >= least,
+                "max_length",
+                self.max_length,
+                f"an integer >= {least} for {'sentence pairs' if pair else 'single sentences'} (special tokens "
+                "take the rest)",
+            )
         for key in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, key)
             _check(value is None or (_is_int(value) and value >= 1), key, value, "an integer >= 1 or null")
@@ -161,6 +174,13 @@ class TrialConfig:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _task_or_none(name):
+    try:
+        return get_task(name)
+    except ValueError:  # reported by _canonical_task
+        return None
 
 
 def _canonical_task(name) -> str:
