@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from lora_sweep.cli import terminal
 from lora_sweep.results.adapters import FILES, SETTINGS_FILE
 
 EPILOG = """examples:
@@ -113,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
-        print(f"error: {folder}: no such folder", file=sys.stderr)
+        terminal.error(f"{folder}: no such folder")
         return 2
     try:
         result = measure(folder, args.glue_dir, args.model, args.device)
     except (ValueError, OSError) as err:
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        terminal.error(f"{str(err).splitlines()[0]}")
         return 2
     print(json.dumps(result))
     return 0

@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 
+from lora_sweep.cli import terminal
 from lora_sweep.cluster import ray_ports
 from lora_sweep.results import storage
 from lora_sweep.results.folder import OverwriteRefused
@@ -156,16 +157,15 @@ def _main(argv: list[str] | None) -> int:
         check_local_resources(spec)
         ray_ports.check_local_auth(spec)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     except Exception as err:  # noqa: BLE001 - no input may end in a traceback; --debug shows it
         if args.debug:
             raise
         what = (str(err).strip().splitlines() or [""])[0][:200]
-        print(
-            f"error: unexpected {type(err).__name__} while checking {args.spec}: {what}; look at the spec's keys "
+        terminal.error(
+            f"unexpected {type(err).__name__} while checking {args.spec}: {what}; look at the spec's keys "
             "(README, 'The spec'), or rerun with --debug for the traceback",
-            file=sys.stderr,
         )
         return 2
     from lora_sweep.sweep import driver as sweep  # imports Ray: only past validation
@@ -175,10 +175,10 @@ def _main(argv: list[str] | None) -> int:
         resumable = args.resume and sweep.can_resume(spec)
         exists = not args.resume and storage.has_entries(out)
     except OSError as err:
-        print(f"error: storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}", file=sys.stderr)
+        terminal.error(f"storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}")
         return 2
     if args.resume and not resumable:
-        print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
+        terminal.error(f"--resume: no interrupted sweep named '{spec.name}' under {spec.storage}")
         return 2
     if args.resume:
         from lora_sweep.results import resume_files
@@ -186,25 +186,24 @@ def _main(argv: list[str] | None) -> int:
         try:  # what the first run wrote, read back before Ray starts (resume_files.py)
             resume_files.check(out, spec.name)
         except (resume_files.ResumeRefused, OSError) as err:
-            print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+            terminal.error(f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
             return 2
     if exists:
         if not args.overwrite:
-            print(
-                f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "
+            terminal.error(
+                f"results folder {out} exists; use --resume to continue it, --name NAME for a new "
                 "sweep, or --overwrite to replace it",
-                file=sys.stderr,
             )
             return 2
         try:
             sweep.remove_results(spec)
         except OverwriteRefused as err:
-            print(f"error: {err}", file=sys.stderr)
+            terminal.error(f"{err}")
             return 2
     try:
         optuna_store.check_fresh(spec, args.resume, args.overwrite)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     from lora_sweep.results import provenance
 
@@ -217,7 +216,7 @@ def _run(sweep, spec: SweepSpec, args) -> int:
     try:
         outcome = sweep.run_sweep(spec, args.spec, resume=args.resume)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     trials = outcome.trials
     print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json, runs.jsonl)")
@@ -226,7 +225,7 @@ def _run(sweep, spec: SweepSpec, args) -> int:
         counts = trials["status"].value_counts().to_dict() if len(trials) else {}
         print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         if not outcome.interrupted:  # e.g. Ray stopped trials it could not run: no signal is claimed
-            print(f"error: some trials did not finish, no signal received; resume with {resume}", file=sys.stderr)
+            terminal.error(f"some trials did not finish, no signal received; resume with {resume}")
             return 1
         print(f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with {resume}", file=sys.stderr)
         return 128 + int(outcome.interrupted)
