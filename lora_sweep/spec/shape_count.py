@@ -61,6 +61,8 @@ def check(raw: dict) -> None:
     samples = search.get("num_samples", 1)
     samples = samples if isinstance(samples, int) and not isinstance(samples, bool) and samples >= 1 else 1
     seeds = search.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
+        limits.seed_count(seeds, search)  # a seed count alone past the limit: its own message
     seeds = len(seeds) if isinstance(seeds, list) else seeds if isinstance(seeds, int) and seeds >= 1 else 1
     algorithm = search.get("algorithm", "grid")
     points = grid_points(raw)
