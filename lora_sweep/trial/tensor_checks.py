@@ -30,7 +30,7 @@ def check(
         if not isinstance(value, torch.Tensor):
             raise TensorRefused(f"{where}: {name} is a {type(value).__name__}, not a tensor")
         if name not in params:
-            raise TensorRefused(f"{where}: tensor {name} has no place in this model")
+            raise TensorRefused(f"{where}: tensor {name} in the file has no place in this model")
         if not allowed(name):
             raise TensorRefused(
                 f"{where}: tensor {name} is a frozen weight of the base model; only LoRA and head tensors may be "
