@@ -9,9 +9,11 @@ as AWS_ENDPOINT_URL; no route to the bucket) would fail every trial it runs: `se
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
+URI_TIMEOUT_S = 30  # a store that does not answer a node within this is unreachable from it
 NOTE = "written by the driver; each node looks for it (lora_sweep.cluster.storage_probe)\n"
 
 
@@ -34,10 +36,20 @@ def place(storage: str) -> str:
     return marker
 
 
-def seen(marker: str) -> str | None:
+def seen(marker: str, timeout_s: float = URI_TIMEOUT_S) -> str | None:
     """On a node: None when the marker is there, else the reason in one line."""
     if not is_uri(marker):
         return None if os.path.exists(marker) else "not found"
+    # The S3 client retries an unreachable endpoint (and looks for credentials) for minutes: ask in a thread and
+    # give up after timeout_s, so the refusal names the reason instead of the probe's overall time limit.
+    answer: list = []
+    asking = threading.Thread(target=lambda: answer.append(_look(marker)), daemon=True)
+    asking.start()
+    asking.join(timeout_s)
+    return answer[0] if answer else f"no answer within {timeout_s:g} s (endpoint unreachable from here?)"
+
+
+def _look(marker: str) -> str | None:
     try:
         import pyarrow.fs
 
