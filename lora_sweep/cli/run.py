@@ -12,7 +12,7 @@ from lora_sweep.cli import terminal
 from lora_sweep.cluster import ray_ports
 from lora_sweep.results import storage
 from lora_sweep.results.folder import OverwriteRefused
-from lora_sweep.spec import optuna_store, redact, shipped
+from lora_sweep.spec import optuna_store, redact, shipped, space
 from lora_sweep.spec.spec import SpecError, SweepSpec, load_spec
 
 EPILOG = """examples:
@@ -82,6 +82,7 @@ def check_local_resources(spec: SweepSpec) -> None:
                 f"resources.cpu: a {v.method} trial asks for {v.cpu:g} CPUs but this machine has {cpus}; "
                 f"must be <= {cpus}, or give ray.address (--address) of a larger cluster"
             )
+    _check_local_memory(spec)
     if any(v.gpu > 0 for v in variants):
         import torch  # only when a GPU is asked for: importing torch takes seconds
 
@@ -92,6 +93,30 @@ def check_local_resources(spec: SweepSpec) -> None:
                     f"resources.gpu: a {v.method} trial asks for {v.gpu:g} GPUs but this machine has {gpus}; "
                     f"must be <= {gpus}, or give ray.address (--address) of a cluster with GPUs"
                 )
+
+
+def _check_local_memory(spec: SweepSpec) -> None:
+    """Each study's trial memory estimate (cluster/memory.py) against this machine's memory, and against its
+    smallest GPU's for trials that ask for a GPU (device auto or cuda)."""
+    from lora_sweep.cli.plan import study_memory
+    from lora_sweep.cluster import memory
+
+    estimates = study_memory(spec)
+    ram = memory.machine_bytes()
+    gpu_studies = (
+        {space.study_name(arm.base()) for arm in space.arms(spec) if arm.variant.gpu > 0}
+        if any(v.gpu > 0 for e in spec.experiments for v in e.variants)
+        else set()
+    )
+    vram = memory.gpu_bytes() if gpu_studies else None
+    for study, need in estimates.items():
+        if need is None:
+            continue
+        reason = memory.refusal(study, need, ram, "this machine") if ram else None
+        if reason is None and study in gpu_studies and vram:
+            reason = memory.refusal(study, need, vram, "its GPU")
+        if reason:
+            raise SpecError(reason)
 
 
 def _print_best(trials) -> None:
