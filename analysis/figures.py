@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.configs import VARIANT, best_configurations, configurations, with_config_ids
-from analysis.paper import TASKS, paper_params, paper_score
-from analysis.tables import NOT_TUNED
+from analysis.health import NOT_TUNED
+from analysis.paper import TASKS
+from analysis.writers import lr_text
 
-_COLORS = {"full": "#1f77b4", "lora": "#d62728", "head": "#7f7f7f", "bitfit": "#2ca02c"}
 _MODEL_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
 ASHA_LABEL = "stopped by ASHA"
 SCORE_AXIS = "dev metric (%, median over seeds)"
 
@@ -47,54 +47,6 @@ def _cell(i: int, cols: int) -> dict:
     return {"row": i // cols + 1, "col": i % cols + 1}
 
 
-def headline(rank_table: pd.DataFrame, efficiency: pd.DataFrame) -> go.Figure | None:
-    """Task metric (%) against trainable parameters (log x), one point per variant, a panel per task;
-    the paper's numbers as open markers at the paper's counts (head excluded)."""
-    extra = ["metric", "min", "max", "n_seeds"]
-    data = efficiency.merge(rank_table[VARIANT + extra], on=VARIANT).dropna(subset=["score"])
-    if data.empty:
-        return None
-    tasks, models = _tasks(data), sorted(set(data["model"]))
-    cols = min(3, len(tasks))
-    fig = _panels([f"{t} ({data[data.task == t].metric.iloc[0]})" for t in tasks], cols)
-    shown: set[str] = set()
-    for i, task in enumerate(tasks):
-        for method, group in data[data["task"] == task].groupby("method", sort=False):
-            hover = [
-                f"{row.model} {variant_name(row)}<br>{_score_text(row)}<br>trainable {row.trainable_params:,.0f}"
-                for _, row in group.iterrows()
-            ]
-            fig.add_trace(
-                go.Scatter(
-                    x=group["trainable_params"], y=group["score"], mode="markers", name=method,
-                    legendgroup=method, showlegend=method not in shown, hovertext=hover, hoverinfo="text",
-                    error_y=_spread(group),
-                    marker={"size": 11, "color": _COLORS.get(method, "#9467bd"),
-                            "symbol": [_SYMBOLS[models.index(m) % len(_SYMBOLS)] for m in group["model"]]},
-                ),
-                **_cell(i, cols),
-            )  # fmt: skip
-            shown.add(method)
-        paper = _paper_points(data[data["task"] == task])
-        if len(paper):
-            fig.add_trace(
-                go.Scatter(
-                    x=paper["params"], y=paper["score"], mode="markers", name="paper (Hu et al. 2022)",
-                    legendgroup="paper", showlegend="paper" not in shown, hovertext=paper["label"],
-                    hoverinfo="text", marker={"size": 11, "symbol": "diamond-open", "color": "black"},
-                ),
-                **_cell(i, cols),
-            )  # fmt: skip
-            shown.add("paper")
-    fig.update_xaxes(type="log", title_text="trainable parameters (incl. head)")
-    fig.update_yaxes(title_text=SCORE_AXIS)
-    fig.update_layout(
-        title="Dev metric against trainable parameters: best configuration's median over seeds, bars min-max"
-        " (marker shape: model)"
-    )
-    return fig
-
-
 def _spread(rows: pd.DataFrame) -> dict:
     """Error bars from a configuration's median to its seeds' min and max (none for one seed)."""
     return {"type": "data", "symmetric": False, "array": rows["max"] - rows["score"],
@@ -108,16 +60,6 @@ def _score_text(row) -> str:
     return text + (f" ({low:.1f}-{high:.1f})" if not pd.isna(low) else "")
 
 
-def _paper_points(rows: pd.DataFrame) -> pd.DataFrame:
-    """The paper's (params, score) for the models and methods in rows."""
-    points = []
-    for model, task, method in rows[["model", "task", "method"]].drop_duplicates().itertuples(index=False):
-        score, params = paper_score(model, task, method), paper_params(model, method)
-        if score is not None and params is not None:
-            points.append({"params": params, "score": score, "label": f"paper {model} {method}: {score}"})
-    return pd.DataFrame(points, columns=["params", "score", "label"])
-
-
 def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
     """LoRA metric (%, the best configuration's median over seeds) against rank per task, that
     configuration's min-max over seeds as error bars; full fine-tuning as a dotted line per model."""
@@ -129,6 +71,7 @@ def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
     fig = _panels(tasks, cols)
     ranks = sorted(int(r) for r in lora["r"].dropna().unique())
     several_targets = lora["target_modules"].nunique() > 1  # then one line per model and target set
+    legend: set[str] = set()  # each name once, from whichever panel has it first
     for i, task in enumerate(tasks):
         for j, ((model, targets), group) in enumerate(lora[lora["task"] == task].groupby(["model", "target_modules"])):
             group = group.sort_values("r")
@@ -137,11 +80,12 @@ def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
             fig.add_trace(
                 go.Scatter(
                     x=group["r"].astype(float), y=group["score"], mode="lines+markers", name=name,
-                    line={"color": color}, legendgroup=model, showlegend=i == 0, error_y=_spread(group),
+                    line={"color": color}, legendgroup=model, showlegend=name not in legend, error_y=_spread(group),
                     hovertext=[_score_text(row) for _, row in group.iterrows()],
                 ),
                 **_cell(i, cols),
             )  # fmt: skip
+            legend.add(name)
             full = rank_table[(rank_table.model == model) & (rank_table.task == task)]
             full = full[(full["method"] == "full") & full["score"].notna()]
             if len(full):
@@ -149,10 +93,12 @@ def rank_curve(rank_table: pd.DataFrame) -> go.Figure | None:
                 fig.add_trace(
                     go.Scatter(
                         x=[ranks[0], ranks[-1]], y=[y, y], mode="lines", name=f"{model} full fine-tuning",
-                        line={"color": color, "dash": "dot"}, legendgroup=model, showlegend=i == 0,
+                        line={"color": color, "dash": "dot"}, legendgroup=model,
+                        showlegend=f"{model} full fine-tuning" not in legend,
                     ),
                     **_cell(i, cols),
                 )  # fmt: skip
+                legend.add(f"{model} full fine-tuning")
     fig.update_xaxes(type="log", tickvals=ranks, ticktext=[str(r) for r in ranks], title_text="LoRA rank r")
     fig.update_yaxes(title_text=SCORE_AXIS)
     fig.update_layout(title="Rank against dev metric: median over seeds, bars min-max (dotted: full fine-tuning)")
@@ -188,6 +134,8 @@ def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max
     fig = _panels(tasks, cols)
     legend: set[str] = set()
     asha_legend = False
+    # One colour per configuration (all its seeds), so the legend entry matches every seed it stands for.
+    palette = {c: _PALETTE[k % len(_PALETTE)] for k, c in enumerate(dict.fromkeys(shown["config"]))}
     for i, task in enumerate(tasks):
         asha_legend = _stopped_curves(fig, stopped[stopped["task"] == task], epochs, _cell(i, cols), asha_legend)
         for _, trial in shown[shown["task"] == task].iterrows():
@@ -198,21 +146,24 @@ def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, mode: str = "max
             name = f"{trial['model']} {variant_name(trial)}"
             # one legend entry per variant for all its best configuration's seeds
             label = name + (f" ({ASHA_LABEL})" if is_stopped else "")
-            style = {"line": {"dash": "dash" if is_stopped else "solid"}, "legendgroup": name, "name": label,
+            color = palette[trial["config"]]
+            style = {"line": {"dash": "dash" if is_stopped else "solid", "color": color}, "legendgroup": name,
+                     "name": label,
                      "showlegend": name not in legend}  # fmt: skip
             legend.add(name)
             symbols = ["circle"] * (len(curve) - 1) + ["x" if is_stopped else "circle"]
             fig.add_trace(
                 go.Scatter(
                     x=curve["epoch"], y=curve[trial["metric"]] * 100, mode="lines+markers",
-                    marker={"symbol": symbols, "size": [5] * (len(curve) - 1) + [10 if is_stopped else 5]},
-                    hovertext=f"{name} lr={trial['learning_rate']:g} seed={trial['seed']:g} ({trial['status']})",
+                    marker={"symbol": symbols, "size": [5] * (len(curve) - 1) + [10 if is_stopped else 5],
+                            "color": color},
+                    hovertext=f"{name} lr={lr_text(trial['learning_rate'])} seed={trial['seed']:g} ({trial['status']})",
                     **style,
                 ),
                 **_cell(i, cols),
             )  # fmt: skip
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="dev metric (%)")
+    fig.update_xaxes(title_text="epoch", dtick=1, tick0=1)  # whole epochs: never 1.5
+    fig.update_yaxes(title_text="dev metric (×100)")
     fig.update_layout(
         title=f"Learning curves: every seed of the best configuration per variant (grey dashes, x: {ASHA_LABEL})"
     )
@@ -259,7 +210,7 @@ def _stopped_curves(fig: go.Figure, stopped: pd.DataFrame, epochs: pd.DataFrame,
     ends = rows.assign(_y=y).groupby(keys, sort=False).tail(1)
     seed_column = "seed" if by_seed else "_seed"
     text = [
-        f"{variant_name(row)} lr={row['learning_rate']:.2g} seed={row[seed_column]:g}"
+        f"{variant_name(row)} lr={lr_text(row['learning_rate'])} seed={row[seed_column]:g}"
         for row in ends[["model", "method", "r", "learning_rate", seed_column]].to_dict("records")
     ]
     fig.add_trace(

@@ -1,8 +1,11 @@
 """Results directory -> tables (Markdown, CSV) and one self-contained report.html (plotly.js inlined).
 
-Usage: python -m analysis.report RESULTS_DIR [--open]
-Works on finished, running and interrupted sweeps; exits 2 with one line when DIR holds no trials table.
-RESULTS_DIR may be a storage URI (s3://bucket/prefix/NAME): the tables are read there and the report written there.
+Usage: python -m analysis.report RESULTS [RESULTS ...] [--out DIR] [--open]
+RESULTS is a results folder, a trials.csv/trials.parquet file (its folder is read), or a storage URI
+(s3://bucket/prefix/NAME). Several RESULTS are compared in one report: their trials are read together, each
+row's study prefixed with the RESULTS as typed. Works on finished, running and interrupted sweeps; exits 2 with
+one line when an input holds no trials table. The report and tables go beside the (single) results, or into
+--out (needed for several inputs, or a trials file's folder you want left alone).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from analysis import figures, report_args, run_info
+from analysis.headline import headline
 from analysis.results import Results, ResultsError, load_results
 from analysis.tables import TITLES, build_tables, write_tables
 from analysis.writers import to_html_table, write_atomic
@@ -40,7 +44,7 @@ def build_figures(results: Results, tables: dict) -> list[tuple[str, go.Figure]]
     """The report's figures that have data, as (id, figure), in page order."""
     searched = list(((results.sweep or {}).get("searched") or {}).keys())
     candidates = [
-        ("headline", figures.headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"])),
+        ("headline", headline(tables["rank_vs_accuracy"], tables["parameter_efficiency"], results.mode)),
         ("rank", figures.rank_curve(tables["rank_vs_accuracy"])),
         ("curves", figures.learning_curves(results.trials, results.epochs, results.mode, searched)),
         ("search", figures.search_settings(results.trials, results.sweep, results.mode)),
@@ -85,8 +89,9 @@ def _notes_html(notes: list[str]) -> str:
     return f"<div class='notes'><strong>Missing or partial data</strong><ul>{items}</ul></div>"
 
 
-def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]]) -> str:
-    """The whole report page as one string: title, notes, figures, then the tables."""
+def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]], title: str | None = None) -> str:
+    """The whole report page as one string: title, notes, figures, then the tables. title: the results as the
+    user named them (default: the folder's name only, never an absolute path of this machine)."""
     n = len(results.trials)
     done = int(results.trials["best_metric"].notna().sum())
     parts = [
@@ -95,7 +100,8 @@ def render_html(results: Results, tables: dict, figs: list[tuple[str, go.Figure]
         f"<style>{_STYLE}{run_info.STYLE}</style></head><body>",
         f"<h1>LoRA sweep report: {html.escape(results.name)}</h1>",
         # The folder's name only: an absolute path would tell where (and whose home) the report was made.
-        f"<p class='meta'>{html.escape(Path(results.directory).name)} &middot; {done} of {n} trials with a result"
+        f"<p class='meta'>{html.escape(title or Path(results.directory).name)} &middot; {done} of {n} trials with a"
+        " result"
         " &middot; scores are dev metrics in percent: per variant the best configuration's median over seeds"
         " (each seed at its best epoch), with that configuration's min-max; paper: Hu et al., ICLR 2022,"
         " Table 2</p>",
@@ -123,9 +129,8 @@ def _opened(results_dir: str | Path):
     if "://" not in str(results_dir):
         yield load_results(results_dir), lambda report, paths: (report, paths)
         return
-    from lora_sweep.results import (
-        storage,
-    )  # only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep
+    # Only for a storage URI (pyarrow.fs): the analysis alone needs no lora_sweep.
+    from lora_sweep.results import storage
 
     uri = str(results_dir)
     with tempfile.TemporaryDirectory(prefix="lora_sweep_report_") as tmp:
@@ -147,20 +152,71 @@ def _opened(results_dir: str | Path):
         yield results, publish
 
 
-def write_report(results: Results) -> tuple[Path, list[Path]]:
-    """Write the tables and report.html beside the results; return (report path, table paths)."""
+def write_report(results: Results, title: str | None = None) -> tuple[Path, list[Path]]:
+    """Write the tables and report.html into results.directory; return (report path, table paths).
+    title: what the header names the results by (the folder as the user typed it); default its name."""
     tables = build_tables(results)
     paths = write_tables(results, tables)
-    page = render_html(results, tables, build_figures(results, tables))
+    page = render_html(results, tables, build_figures(results, tables), title)
     return write_atomic(results.directory / REPORT_NAME, page), paths
 
 
+def _local_dir(arg: str) -> str:
+    """A trials.csv/.parquet file stands for its folder; anything else as given."""
+    path = Path(arg)
+    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+        return arg
+    if path.stem == "trials":
+        return str(path.parent)
+    # A trials table under another name (docs/smoke_trials.csv): read from a folder of its own.
+    folder = Path(tempfile.mkdtemp(prefix="lora_sweep_trials_"))
+    (folder / f"trials{path.suffix}").write_bytes(path.read_bytes())
+    return str(folder)
+
+
+def _combined(inputs: list[str], out: Path) -> Results:
+    """Several inputs as one Results in `out`: each row's study prefixed with its input as the user typed it."""
+    import pandas as pd
+
+    frames, epochs, notes, sweep = [], [], [], None
+    for arg in inputs:
+        with _opened(_local_dir(arg)) as (results, _publish):
+            # The model names carry the input too, so each input's variants stay its own rows in every table.
+            tag = lambda frame, arg=arg: frame.assign(  # noqa: E731
+                study=arg + ": " + frame["study"].astype(str), model=f"[{arg}] " + frame["model"].astype(str)
+            )
+            frames.append(tag(results.trials).assign(trial_id=arg + ":" + results.trials["trial_id"]))
+            if len(results.epochs):
+                epochs.append(results.epochs.assign(trial_id=arg + ":" + results.epochs["trial_id"]))
+            notes += [f"{arg}: {note}" for note in results.notes]
+            sweep = sweep or results.sweep
+    trials = pd.concat(frames, ignore_index=True)
+    all_epochs = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame(columns=["trial_id", "epoch"])
+    sweep = {**(sweep or {}), "name": " vs ".join(inputs), "searched_by_study": {}}
+    return Results(directory=out, trials=trials, epochs=all_epochs, sweep=sweep, notes=notes)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m analysis.report") -> int:
-    """CLI: build the report, print its path, the tables' paths and the notes; 2 on a bad directory."""
+    """CLI: build the report, print its path, the tables' paths and the notes; 2 on bad input (nothing written)."""
     args = report_args.parser(prog).parse_args(argv)
+    if len(args.results) > 1 and not args.out:
+        print("error: several results need --out (a folder for the comparison report)", file=sys.stderr)
+        return 2
     try:
-        with _opened(args.results_dir) as (results, publish):
-            report, paths = publish(*write_report(results))
+        if args.out or len(args.results) > 1:
+            out = Path(args.out)
+            if out.exists() and not out.is_dir():
+                raise ResultsError(f"--out {out} is not a folder")
+            if len(args.results) == 1:
+                with _opened(_local_dir(args.results[0])) as (one, _publish):
+                    results = Results(out, one.trials, one.epochs, one.sweep, one.notes)
+            else:
+                results = _combined(args.results, out)
+            out.mkdir(parents=True, exist_ok=True)
+            report, paths = write_report(results, title=" vs ".join(args.results))
+        else:
+            with _opened(_local_dir(args.results[0])) as (results, publish):
+                report, paths = publish(*write_report(results, title=args.results[0]))
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

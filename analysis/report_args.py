@@ -9,9 +9,10 @@ EPILOG = """examples:
   lora-sweep report results/smoke                      tables and report.html inside the results folder
   lora-sweep report results/smoke --open               and open it in a browser
   lora-sweep report s3://bucket/sweeps/smoke           a results folder under a storage URI
+  lora-sweep report results/a results/b --out compare  several sweeps compared in one report
 
 Works on finished, running and interrupted sweeps.
-exit codes: 0 written; 2 not a results folder, or unreadable (one line on stderr)."""
+exit codes: 0 written; 2 not a results folder, unreadable, or several inputs without --out (one line)."""
 
 
 def parser(prog: str = "python -m analysis.report") -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def parser(prog: str = "python -m analysis.report") -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("results_dir", help="a sweep's results directory (trials.parquet/csv), or its storage URI")
+    p.add_argument("results", nargs="+", help="results folder(s), trials.csv/.parquet file(s) or storage URI(s)")
+    p.add_argument("--out", help="folder for the report and tables (default: inside the one results folder)")
     p.add_argument("--open", action="store_true", help="open the report in a web browser")
     return p

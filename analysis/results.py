@@ -10,22 +10,24 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from analysis.configs import NOT_FINISHED, with_config_ids
+from analysis.configs import NOT_FINISHED, planned_seeds, with_config_ids
 
 # Statuses of trials that may still produce a (better) result.
 UNFINISHED = ("running", "pending")
 
 _TRIAL_STR = (
     "trial_id", "study", "model", "task", "method", "target_modules", "status", "error", "metric", "warm_start",
-    "host", "model_revision", "data_source", "data_fingerprint",
+    "host", "model_revision", "data_source", "data_fingerprint", "init_adapter", "revision", "data_revision",
 )  # fmt: skip
 _TRIAL_NUM = (
     "r", "alpha", "dropout", "learning_rate", "epochs", "batch_size", "seed", "weight_decay",
     "warmup_ratio", "max_length", "max_train_samples", "best_metric", "best_epoch", "epochs_run",
     "lora_params", "head_params", "trainable_params", "total_params", "adapter_bytes",
-    "train_time_s", "epoch_time_s", "peak_memory_mb",
+    "train_time_s", "epoch_time_s", "peak_memory_mb", "max_eval_samples", "data_seed", "dev_examples",
+    "majority_score",
 )  # fmt: skip
 _EPOCH_NEEDED = ("trial_id", "epoch")
 
@@ -84,6 +86,9 @@ def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
     for col in _TRIAL_NUM:
         out[col] = pd.to_numeric(out[col], errors="coerce") if col in out else float("nan")
+    # Tables from before init_adapter was a column: the adapter's folder is the start of warm_start's note.
+    noted = out["warm_start"].str.split(" (", n=1, regex=False).str[0].str.strip()
+    out["init_adapter"] = out["init_adapter"].where(out["init_adapter"] != "", noted)
     out["method"] = out["method"].str.lower()
     out["task"] = out["task"].str.lower()
     # Rank only means something for LoRA; a stray value elsewhere would split variants.
@@ -119,6 +124,10 @@ def missing_notes(trials: pd.DataFrame, sweep: dict | None) -> list[str]:
     partial = int((has_result & trials["status"].isin(UNFINISHED)).sum())
     if partial:
         notes.append(f"{_count(partial, 'trial')} still running: their scores are partial")
+    value = trials["best_metric"]
+    infinite = int((value.notna() & ~np.isfinite(value.fillna(0.0)) & (trials["status"] != "diverged")).sum())
+    if infinite:
+        notes.append(f"{infinite} of {n} trials have a non-finite best_metric: counted as diverged, as in the race")
     failed = trials[trials["status"].isin(["error", "diverged"])]
     if len(failed):
         detail = ", ".join(f"{c} {s}" for s, c in failed["status"].value_counts().items())
@@ -130,6 +139,14 @@ def missing_notes(trials: pd.DataFrame, sweep: dict | None) -> list[str]:
         notes.append(
             f"{_count(int(unranked.sum()), 'configuration')} not ranked: some of their seeds are running, pending,"
             " interrupted or raised an error (a score is the median over all of a configuration's seeds)"
+        )
+    planned = planned_seeds(ided, sweep)
+    seeds = ided.groupby("config")["seed"].nunique() if "seed" in ided else ided.groupby("config").size()
+    short = seeds[(seeds < planned) & ~unranked.reindex(seeds.index, fill_value=False)]
+    if len(short):
+        notes.append(
+            f"{_count(len(short), 'configuration')} missing some of the {planned} planned seeds: listed apart"
+            " (incomplete configurations), never ranked"
         )
     for study, group in trials.groupby("study", sort=True):
         if group["best_metric"].isna().all():

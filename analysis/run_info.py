@@ -30,19 +30,23 @@ def _versions(directory: Path) -> dict:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def read_runs(directory: str | Path) -> list[dict]:
-    """The lines of runs.jsonl that parse (a line cut short by a crash is skipped)."""
-    path = Path(directory) / "runs.jsonl"
+def parse_runs(text: str) -> list[dict]:
+    """The lines of a runs.jsonl text that parse as objects (a line cut short by a crash is skipped)."""
     runs = []
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                runs.append(entry)
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            runs.append(entry)
     return runs
+
+
+def read_runs(directory: str | Path) -> list[dict]:
+    """The invocations recorded in <directory>/runs.jsonl ([] without one)."""
+    path = Path(directory) / "runs.jsonl"
+    return parse_runs(path.read_text(errors="replace")) if path.is_file() else []
 
 
 def _values(frame: pd.DataFrame, column: str) -> list[str]:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 # Columns holding percentages (ours and the paper's): one decimal, as the paper prints them.
-_PERCENT = {"score", "min", "max", "paper", "best_score", "best_single_seed"}
+_PERCENT = {"score", "min", "max", "paper", "best_score", "majority", "neighbour_score", "spread"}
 _SIGNED_PERCENT = {"gap_to_full"}
-_COUNTS = {"lora_params", "trainable_params", "total_params", "n_seeds", "n_trials", "n_values"}
-_COUNTS |= {"r", "early_stopped", "epochs_used", "epochs_budget", "n_configs", "n_runs"}
-_DECIMALS = {"percent_trainable": 3, "adapter_mb": 2, "epoch_time_s": 1, "peak_memory_mb": 0, "ratio": 2}
-_DECIMALS |= {"score_per_m_params": 2}
+_COUNTS = {"lora_params", "trainable_params", "total_params", "n_seeds", "n_trials", "n_values", "params_no_head"}
+_COUNTS |= {"r", "early_stopped", "epochs_used", "epochs_budget", "n_configs", "n_runs", "n_diverged"}
+_COUNTS |= {"n_incomplete", "planned_seeds", "dev_examples"}
+_DECIMALS = {"percent_params_no_head": 3, "adapter_mb": 2, "epoch_time_s": 1, "peak_memory_mb": 0, "ratio": 2}
 
 
 def _missing(value) -> bool:
@@ -26,6 +26,8 @@ def format_value(column: str, value) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isinf(value):
+        return "-inf (diverged)" if value < 0 else "inf (diverged)"  # a failed seed's score, as in the race
     if column in _PERCENT:
         return f"{float(value):.1f}"
     if column in _SIGNED_PERCENT:
@@ -36,11 +38,22 @@ def format_value(column: str, value) -> str:
         return f"{float(value):,.{_DECIMALS[column]}f}"
     if column == "best_epoch":  # a median over seeds: 3, or 2.5 between two seeds
         return f"{float(value):g}"
-    if column == "learning_rate":
-        return f"{float(value):.1e}"
+    if column in ("learning_rate", "best_value", "neighbour_value") and isinstance(value, float):
+        return lr_text(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def lr_text(value: float) -> str:
+    """A learning rate as people write it: 1e-4, 3e-4, 2.5e-5 (never 0.0001 or 100μ); other numbers as %g."""
+    return _sci(value) if value and abs(value) < 1e-2 else f"{value:g}"
+
+
+def _sci(value: float) -> str:
+    mantissa, exponent = f"{value:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -66,7 +66,7 @@ def plain(spec_path: str, storage: str, cpus: int) -> int:
     sweep = load_spec(spec_path)
     s = sweep.scheduler
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
-    trainable = tune.with_resources(tune.with_parameters(standin_trial, prepared={}, sources={}), {"cpu": 1})
+    trainable = tune.with_resources(tune.with_parameters(standin_trial, prepared={}), {"cpu": 1})
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(space.grid_trials(sweep))},

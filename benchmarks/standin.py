@@ -45,9 +45,7 @@ def standin_epochs(cfg, prepared=None, state_hook=None):
         yield {"epoch": epoch, "eval_accuracy": score, "eval_loss": 1 - score, "train_loss": 1 - score}
 
 
-def standin_trial(
-    config: dict, prepared: dict | None = None, sources: dict | None = None, results=None, kept_methods=("lora",)
-) -> None:
+def standin_trial(config: dict, prepared: dict | None = None, results=None, kept_methods=("lora",)) -> None:
     """lora_sweep.sweep.trial_body.run_trial with the stand-in epochs in place of training."""
     from lora_sweep.sweep import trial_body as trial
 

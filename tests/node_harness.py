@@ -153,18 +153,25 @@ class Cluster:
     # --- worker nodes ---
     def worker_script(self) -> str:
         """The worker's mount namespace: private /tmp (shared folder bound back), project code hidden."""
-        hide = [f"mount -t tmpfs -o size=1m tmpfs {shlex.quote(p)}" for p in _project_paths()]
-        hide += [f"mount --bind /dev/null {shlex.quote(f)}" for f in _editable_files()]
+        q = shlex.quote
+        # The project's code is hidden where it still shows once /tmp is private (a checkout under /tmp is gone).
+        hide = [f"if [ -e {q(p)} ]; then mount -t tmpfs -o size=1m tmpfs {q(p)}; fi" for p in _project_paths()]
+        hide += [f"mount --bind /dev/null {q(f)}" for f in _editable_files()]
         if _third_party_dir():
-            hide.append(f"mount -t tmpfs -o size=1m tmpfs {shlex.quote(_third_party_dir())}")
-        shared = shlex.quote(str(self.shared))
+            hide.append(f"mount -t tmpfs -o size=1m tmpfs {q(_third_party_dir())}")
+        # Kept through the private /tmp: the shared folder (as an NFS mount would be) and the Python environment (a
+        # real node has its own install), wherever they live, the checkout's .venv under /tmp included.
+        keep = [str(self.shared), sys.prefix]
+        stage = [f"mkdir /mnt/{i} && mount --bind {q(p)} /mnt/{i}" for i, p in enumerate(keep)]
+        back = [f"mkdir -p {q(p)} && mount --move /mnt/{i} {q(p)}" for i, p in enumerate(keep)]
         lines = [
             "set -e",
             "mount --make-rprivate /",
-            f"mount --bind {shared} /mnt",  # staged: the tmpfs below hides its path
+            "mount -t tmpfs tmpfs /mnt",  # staging: the tmpfs over /tmp below would hide what lives under it
+            *stage,
             "mount -t tmpfs tmpfs /tmp",
-            f"mkdir -p {shared} /tmp/home /tmp/hf",
-            f"mount --move /mnt {shared}",
+            "mkdir -p /tmp/home /tmp/hf",
+            *back,
             *hide,
             "cd /tmp/home",
             'exec "$@"',

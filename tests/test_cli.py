@@ -95,8 +95,7 @@ def test_ls_lists_each_sweep_with_status_counts_best_and_time(tmp_path):
     assert f"trials: {trials['trial_id'].nunique()} of 16 (" in blocks[0]
     assert all(f"{n} {s}" in blocks[0] for s, n in counts.items())
     assert "ran:    2026-12-01T10:00:00Z .. 2026-12-01T10:20:00Z (1 run)" in blocks[0]
-    done = trials[trials["status"].isin(["completed", "early_stopped"])]
-    best = best_configurations(configurations(done), by=["study"])
+    best = best_configurations(configurations(trials), by=["study"])
     for _, row in best.iterrows():
         assert f"best:   {row['study']}: {row['score']:.1f} " in blocks[0], (row["study"], blocks[0])
     assert len(best) == blocks[0].count("best:   ") > 0
@@ -105,3 +104,22 @@ def test_ls_lists_each_sweep_with_status_counts_best_and_time(tmp_path):
 def test_ls_of_a_missing_folder_is_one_line_exit_2(tmp_path):
     proc = lora_sweep("ls", str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and proc.stderr.strip().endswith("no such folder") and proc.stderr.count("\n") == 1
+
+
+def test_the_closing_lines_crown_the_winner_the_tables_crown(capsys):
+    """A configuration with one of its three seeds (90.0) and one whose seeds diverged never win the printout."""
+    import pandas as pd
+
+    from lora_sweep.cli.run import _print_best
+
+    def row(trial_id, lr, seed, best, status="completed"):
+        return {"trial_id": trial_id, "study": "m/sst2/lora-r8", "model": "m", "task": "sst2", "method": "lora",
+                "r": 8, "learning_rate": lr, "seed": seed, "best_metric": best, "status": status,
+                "metric": "eval_accuracy", "epochs_run": 3, "best_epoch": 3}  # fmt: skip
+
+    rows = [row("a", 1e-4, s, b) for s, b in zip((0, 1, 2), (0.80, 0.81, 0.79), strict=True)]
+    rows += [row("b", 3e-4, 0, 0.90)]  # one seed of three
+    rows += [row("c", 1e-3, s, 0.95, "diverged" if s else "completed") for s in (0, 1, 2)]
+    _print_best(pd.DataFrame(rows), seeds=3)
+    out = capsys.readouterr().out
+    assert "m/sst2/lora-r8: eval_accuracy 80.0 (min 79.0, max 81.0, 3 seeds, 0 diverged; lr 0.0001)" in out, out

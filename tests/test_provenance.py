@@ -14,6 +14,7 @@ import pytest
 from analysis import run_info
 from lora_sweep.results import provenance
 from lora_sweep.spec.spec import SpecError, load_spec
+from lora_sweep.trial import fingerprints
 from lora_sweep.trial.config import ConfigError, TrialConfig
 from tests.sweep_support import run_cli, tiny_world, write_spec
 from tests.trial_fixtures import make_tiny_glue
@@ -54,28 +55,28 @@ def test_folder_hash_follows_every_change_of_a_file(tmp_path):
     config.write_text('{"a": 1}')
     for path in (weights, config):
         _age(path, 100)
-    first = provenance.folder_sha256(folder)
-    assert first.startswith("sha256:") and provenance.folder_sha256(folder) == first
+    first = fingerprints.folder_sha256(folder)
+    assert first.startswith("sha256:") and fingerprints.folder_sha256(folder) == first
     # Same size, new content, a later mtime: the cached hash must not be reused.
     weights.write_bytes(b"B" * 1000)
     _age(weights, 99)
-    second = provenance.folder_sha256(folder)
+    second = fingerprints.folder_sha256(folder)
     assert second != first
     # Same size and the very same mtime (an edit within one clock tick): a recent file is always rehashed.
     config.write_text('{"a": 1}')
     _age(config, 0.5)
-    third = provenance.folder_sha256(folder)
+    third = fingerprints.folder_sha256(folder)
     stamp = config.stat().st_mtime_ns
     config.write_text('{"a": 2}')
     _age(config, 0, ns=stamp)
-    assert provenance.folder_sha256(folder) != third
+    assert fingerprints.folder_sha256(folder) != third
     # A renamed file changes the hash too; hidden entries (.cache of a hub download) do not.
     (folder / ".cache").mkdir()
     (folder / ".cache" / "lock").write_text("x")
-    before = provenance.folder_sha256(folder)
-    assert provenance.folder_sha256(folder) == before
+    before = fingerprints.folder_sha256(folder)
+    assert fingerprints.folder_sha256(folder) == before
     config.rename(folder / "sub" / "config2.json")
-    assert provenance.folder_sha256(folder) != before
+    assert fingerprints.folder_sha256(folder) != before
 
 
 def test_model_revision_is_the_local_folder_hash_or_the_hub_snapshot_commit(tmp_path, monkeypatch):
@@ -84,8 +85,8 @@ def test_model_revision_is_the_local_folder_hash_or_the_hub_snapshot_commit(tmp_
     folder = tmp_path / "local"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    assert provenance.model_revision(str(folder)) == provenance.folder_sha256(folder)
-    assert provenance.model_revision("random:roberta-base") == "random"
+    assert fingerprints.model_revision(str(folder)) == fingerprints.folder_sha256(folder)
+    assert fingerprints.model_revision("random:roberta-base") == "random"
     # A hub cache as huggingface_hub writes it: refs/<branch> names the commit, snapshots/<commit>/ holds files.
     cache = tmp_path / "hub"
     for repo, name in (("models--example-org--tiny", "config.json"), ("datasets--nyu-mll--glue", "README.md")):
@@ -95,11 +96,11 @@ def test_model_revision_is_the_local_folder_hash_or_the_hub_snapshot_commit(tmp_
         (repo_dir / "snapshots" / COMMIT).mkdir(parents=True)
         (repo_dir / "snapshots" / COMMIT / name).write_text("{}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert provenance.model_revision("example-org/tiny") == COMMIT
-    assert provenance.model_revision("example-org/tiny", "v2") == "unresolved:v2"  # not in this cache
-    assert provenance.model_revision("example-org/other") == "unresolved:main"
+    assert fingerprints.model_revision("example-org/tiny") == COMMIT
+    assert fingerprints.model_revision("example-org/tiny", "v2") == "unresolved:v2"  # not in this cache
+    assert fingerprints.model_revision("example-org/other") == "unresolved:main"
     monkeypatch.delenv("GLUE_DIR", raising=False)
-    assert provenance.data_provenance("sst2") == {
+    assert fingerprints.data_provenance("sst2") == {
         "data_source": "hub:nyu-mll/glue",
         "data_fingerprint": f"nyu-mll/glue@{COMMIT}",
     }
@@ -107,18 +108,18 @@ def test_model_revision_is_the_local_folder_hash_or_the_hub_snapshot_commit(tmp_
 
 def test_data_fingerprint_changes_when_the_dev_file_changes(tmp_path, monkeypatch):
     glue = make_tiny_glue(tmp_path / "glue")
-    first = provenance.data_provenance("sst2", str(glue))
+    first = fingerprints.data_provenance("sst2", str(glue))
     assert first["data_source"] == f"glue_dir={glue.resolve()}"
     train_part, dev_part = first["data_fingerprint"].split("; ")
     assert train_part.startswith("SST-2/train.tsv sha256:") and dev_part.startswith("SST-2/dev.tsv sha256:")
     dev = glue / "SST-2" / "dev.tsv"
     lines = dev.read_text().splitlines(keepends=True)
     dev.write_text("".join(lines[:-1]))  # one example fewer
-    second = provenance.data_provenance("sst2", str(glue))
+    second = fingerprints.data_provenance("sst2", str(glue))
     assert second["data_fingerprint"].split("; ")[0] == train_part
     assert second["data_fingerprint"].split("; ")[1] != dev_part
     monkeypatch.setenv("GLUE_DIR", str(glue))
-    assert provenance.data_provenance("sst2") == {**second, "data_source": f"GLUE_DIR={glue.resolve()}"}
+    assert fingerprints.data_provenance("sst2") == {**second, "data_source": f"GLUE_DIR={glue.resolve()}"}
 
 
 @pytest.mark.parametrize("value", ["", " v1", 5, ["main"]])
@@ -129,6 +130,10 @@ def test_revision_settings_must_be_non_empty_strings(tmp_path, value):
     model, _ = tiny_world(tmp_path)
     with pytest.raises(SpecError, match="revision"):
         load_spec(write_spec(tmp_path / "s.yaml", model, train={"revision": value}))
+
+
+def _loaded(model, kwargs: dict):
+    return (model, {"missing_keys": [], "unexpected_keys": []}) if kwargs.get("output_loading_info") else model
 
 
 def test_revisions_reach_from_pretrained_and_load_dataset(monkeypatch):
@@ -153,7 +158,8 @@ def test_revisions_reach_from_pretrained_and_load_dataset(monkeypatch):
     monkeypatch.setattr(
         AutoModelForSequenceClassification,
         "from_pretrained",
-        capture("model", lambda kw: AutoModelForSequenceClassification.from_config(kw["config"])),
+        # As the real one: (model, loading info) when output_loading_info is asked for.
+        capture("model", lambda kw: _loaded(AutoModelForSequenceClassification.from_config(kw["config"]), kw)),
     )
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", capture("tokenizer", lambda kw: tokenizer))
     rows = {"sentence": ["a good film", "a bad film"], "label": [1, 0], "idx": [0, 1]}
@@ -209,8 +215,8 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
     out = tmp_path / "store" / "tiny"
     expected = {
         "host": socket.gethostname(),
-        "model_revision": provenance.folder_sha256(model),
-        **provenance.data_provenance("sst2", str(glue)),
+        "model_revision": fingerprints.folder_sha256(model),
+        **fingerprints.data_provenance("sst2", str(glue)),
     }
     # Tables hold no absolute path of this machine unless record_paths: the GLUE folder is written $GLUE_DIR.
     expected["data_source"] = "GLUE_DIR=$GLUE_DIR"
@@ -218,7 +224,7 @@ def test_sweep_records_what_each_trial_used_and_each_invocation(tmp_path):
     epochs = pd.read_csv(out / "epochs.csv", keep_default_na=False)
     assert len(trials) == 1 and len(epochs) == 1
     for table in (trials, epochs):
-        assert {k: table.loc[0, k] for k in provenance.PROVENANCE_KEYS} == expected
+        assert {k: table.loc[0, k] for k in fingerprints.PROVENANCE_KEYS} == expected
     runs = run_info.read_runs(out)
     assert len(runs) == 1 and runs[0]["exit_status"] == 0 and runs[0]["hosts"] == [socket.gethostname()]
     assert str(spec) in runs[0]["command"] and runs[0]["git_revision"] == provenance.git_revision()

@@ -122,6 +122,16 @@ def test_sampled_draws_are_shared_across_seeds(tmp_path):
             "m/rte/lora-r2-query,key",
         ),
         ({"model": "m", "task": "cola", "method": "bitfit"}, "m/cola/bitfit"),
+        # What changes a result makes its own study: a warm start never races (or merges with) a cold one.
+        (
+            {"model": "m", "task": "rte", "method": "lora", "r": 8, "init_adapter": "/a/b/mnli-r8/"},
+            "m/rte/lora-r8-from-mnli-r8",
+        ),
+        ({"model": "m", "task": "rte", "method": "full", "revision": "v2", "data_seed": 3}, "m/rte/full@v2-dseed3"),
+        (
+            {"model": "m", "task": "rte", "method": "full", "data_revision": "abc", "data_seed": 0},
+            "m/rte/full-data@abc",
+        ),
     ],
 )
 def test_study_name(values, study):
@@ -243,3 +253,24 @@ def test_study_slug_names_trial_and_adapter_folders(study, slug):
     from lora_sweep.spec.space import study_slug
 
     assert study_slug(study) == slug
+
+
+def test_a_setting_searched_differently_per_method_keeps_both_in_the_plan_and_sweep_json(tmp_path):
+    """Full fine-tuning on a learning-rate grid, LoRA on a loguniform range: the merged description keeps both."""
+    from lora_sweep.cli.plan import plan_lines
+
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "name: mixed\nexperiments: [{model: 'random:minilm', task: sst2}]\n"
+        "variants:\n  - {method: full, learning_rate: {grid: [5.0e-5, 1.0e-4]}}\n"
+        "  - {method: lora, r: 8, learning_rate: {loguniform: [1.0e-4, 1.0e-2]}}\n"
+        "search: {algorithm: optuna, num_samples: 2}\n",
+        encoding="utf-8",
+    )
+    spec = load_spec(path)
+    assert space.searched_settings(spec)["learning_rate"] == {
+        "type": "mixed",
+        "parts": [{"type": "grid", "values": [5e-5, 1e-4]}, {"type": "loguniform", "low": 1e-4, "high": 1e-2}],
+    }
+    searched = next(line for line in plan_lines(spec) if line.startswith("searched: "))
+    assert "learning_rate [5e-05, 0.0001] (grid) + [0.0001, 0.01] (loguniform)" in searched, searched

@@ -159,3 +159,13 @@ def test_multiclass_mcc_agrees_with_sklearn():
     labels = rng.integers(0, 3, 300)
     pred = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 3, 300))
     assert matthews_correlation(pred, labels) == pytest.approx(skm.matthews_corrcoef(labels, pred))
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "expected"),
+    [("mrpc", [1, 1, 1, 0], 0.75), ("rte", [0, 1, 1, 1, 1], 0.8), ("cola", [1, 1, 0], 0.0), ("stsb", [0.5, 4.0], None)],
+)
+def test_majority_score_is_the_metric_of_always_predicting_the_common_label(task, labels, expected):
+    from lora_sweep.trial.metrics import majority_score
+
+    assert majority_score(get_task(task), np.array(labels)) == expected

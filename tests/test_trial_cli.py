@@ -74,6 +74,11 @@ def test_prints_one_json_line_per_epoch_and_nothing_else(tiny_model_dir, tiny_gl
     else:
         assert rows[0]["trainable_params"] == rows[0]["total_params"]
     summary = json.loads(proc.stderr.strip().splitlines()[-1])  # the trial's summary goes to stderr
+    # Progress within each epoch on stderr (not a terminal: plain lines), the last step of each epoch included:
+    # 32 examples at batch 16 are 2 steps. No transformers LOAD REPORT block for the head every load adds.
+    for epoch in (1, 2):
+        assert f"epoch {epoch}: 2/2 steps (100%), " in proc.stderr, proc.stderr
+    assert "LOAD REPORT" not in proc.stderr and "\x1b" not in proc.stderr, proc.stderr
     assert summary["status"] == "completed" and summary["best_epoch"] in (1, 2)
     # The closing line's adapter_bytes is the epoch rows' (the trainable tensors), not null; saved_bytes is what
     # --save-adapter wrote (nothing here).

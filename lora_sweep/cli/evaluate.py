@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from lora_sweep.cli import terminal
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.results.adapters import FILES, SETTINGS_FILE
 
 EPILOG = """examples:
@@ -29,12 +30,7 @@ exit codes: 0 measured; 2 not an export of a lora_sweep sweep, or unreadable (on
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lora-sweep evaluate",
-        description="Measure an exported adapter or model on the dev examples its trial used.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = verb_parser("evaluate", "Measure an exported adapter or model on the dev examples its trial used.", EPILOG)
     parser.add_argument("folder", help="an exported adapter (<results>/adapters/<study>) or model (models/<study>)")
     parser.add_argument("--glue-dir", help="GLUE folder (default: $GLUE_DIR, else the hub)")
     parser.add_argument("--model", help="the base model of a LoRA adapter, where the recorded name does not reach it")

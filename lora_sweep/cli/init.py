@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from lora_sweep.cli import terminal
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.spec import shipped
 
 EPILOG = """examples:
@@ -16,12 +17,7 @@ exit codes: 0 printed; 2 no shipped spec of that name."""
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lora-sweep init",
-        description="Print a shipped spec to standard output.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = verb_parser("init", "Print a shipped spec to standard output.", EPILOG)
     p.add_argument("name", nargs="?", help=f"one of: {', '.join(shipped.names())}")
     return p
 

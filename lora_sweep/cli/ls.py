@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from lora_sweep.cli import terminal
+from lora_sweep.cli.args import verb_parser
 
 EPILOG = """examples:
   lora-sweep ls results                     the sweeps under ./results (the default storage)
@@ -23,31 +24,17 @@ STATUS = {0: "finished", 1: "finished, some trials failed", 130: "interrupted (S
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lora-sweep ls",
-        description="List the sweeps under a storage folder or URI.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = verb_parser("ls", "List the sweeps under a storage folder or URI.", EPILOG)
     p.add_argument("storage", nargs="?", default="results", help="a storage folder or URI (default: results)")
     return p
 
 
 def _runs(folder) -> list[dict]:
+    from analysis.run_info import parse_runs
     from lora_sweep.results import storage
 
     path = storage.join(folder, "runs.jsonl")
-    if not storage.is_file(path):
-        return []
-    runs = []
-    for line in storage.read_text(path).splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            runs.append(entry)
-    return runs
+    return parse_runs(storage.read_text(path)) if storage.is_file(path) else []
 
 
 def _trials(folder):
@@ -66,13 +53,13 @@ def _trials(folder):
     return None
 
 
-def _best_per_study(trials) -> list[str]:
+def _best_per_study(trials, seeds: int | None) -> list[str]:
+    """The winners as the tables crown them (analysis/configs.py: all planned seeds, a diverged one as -inf)."""
     from analysis.configs import best_configurations, configurations
 
-    done = trials[trials["status"].isin(["completed", "early_stopped"])] if "status" in trials else trials
-    if done.empty or "study" not in done:
+    if "study" not in trials:
         return []
-    best = best_configurations(configurations(done), by=["study"])
+    best = best_configurations(configurations(trials, planned=seeds), by=["study"])
     return [f"{row['study']}: {row['score']:.1f} {row['metric']} (n={row['n_seeds']})" for _, row in best.iterrows()]
 
 
@@ -99,7 +86,8 @@ def describe(folder, name: str) -> list[str]:
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + ")"
     )
-    for best in _best_per_study(trials):
+    seeds = info.get("n_seeds") if isinstance(info, dict) else None
+    for best in _best_per_study(trials, seeds if isinstance(seeds, int) else None):
         lines.append(f"  best:   {best}")
     return lines
 

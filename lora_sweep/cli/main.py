@@ -28,7 +28,7 @@ examples:
   lora-sweep init smoke > my.yaml               a spec to edit
   lora-sweep train --task sst2 --method lora --r 8 --max-train-samples 200 --epochs 1
   lora-sweep ls results                         the sweeps under ./results
-  lora-sweep report results/smoke --out smoke.html
+  lora-sweep report results/a results/b --out compare    two sweeps in one report
 
 exit codes: 0 done; 1 done but something failed (failed trials); 2 bad input (nothing started or written);
 130 / 143 stopped by SIGINT / SIGTERM (run: --resume continues).

@@ -107,12 +107,7 @@ def plan_lines(spec: SweepSpec) -> list[str]:
         )
     searched = space.searched_settings(spec)
     if searched:
-        lines.append(
-            "searched: "
-            + "; ".join(
-                f"{k} {v.get('values', [v.get('low'), v.get('high')])} ({v['type']})" for k, v in searched.items()
-            )
-        )
+        lines.append("searched: " + "; ".join(f"{k} {space.describe_searched(v)}" for k, v in searched.items()))
     header = f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}"
     lines.append(header + f" {'memory':>9}")
     estimates = study_memory(spec)

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from lora_sweep.cli import terminal
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.cluster import ray_ports
 from lora_sweep.results import storage
 from lora_sweep.results.folder import OverwriteRefused
@@ -28,12 +29,7 @@ what had finished is written, unfinished trials are `interrupted` (or `pending`)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lora-sweep run",
-        description="Run a LoRA vs full fine-tuning sweep with Ray Tune.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = verb_parser("run", "Run a LoRA vs full fine-tuning sweep with Ray Tune.", EPILOG)
     p.add_argument("spec", help=f"a spec file, or a shipped spec's name ({', '.join(shipped.names())})")
     p.add_argument(
         "--set",
@@ -119,22 +115,25 @@ def _check_local_memory(spec: SweepSpec) -> None:
             raise SpecError(reason)
 
 
-def _print_best(trials) -> None:
-    """Per study, the configuration with the best median over its seeds (the paper's statistic)."""
+def _print_best(trials, seeds: int) -> None:
+    """Per study, the winner as the tables crown it (analysis/configs.py): the best median over a configuration's
+    seeds, each seed's best epoch, a diverged seed as -inf, ranked only with all its planned seeds."""
     if trials is None or len(trials) == 0:
         return
+    from analysis.configs import best_configurations, configurations
+
+    configs = configurations(trials, planned=seeds)
+    best = best_configurations(configs, by=["study"]).set_index("study")
     print("best configuration per study (median over seeds of each seed's best epoch):")
-    for study, group in trials.groupby("study", sort=True):
-        scored = group[group["best_metric"].notna()]
-        if scored.empty:
-            print(f"  {study}: no result ({', '.join(sorted(set(group['status'])))})")
+    for study in sorted(set(configs["study"])):
+        if study not in best.index:
+            statuses = ", ".join(sorted(set(trials.loc[trials["study"] == study, "status"].astype(str))))
+            print(f"  {study}: no ranked configuration ({statuses}; a winner needs all {seeds} seeds finished)")
             continue
-        medians = scored.groupby("trial_id")["best_metric"].agg(["median", "min", "max", "count"])
-        trial_id = medians["median"].idxmax()
-        best, first = medians.loc[trial_id], scored[scored["trial_id"] == trial_id].iloc[0]
+        row = best.loc[study]
         print(
-            f"  {study}: {first['metric']} {best['median']:.4f} (min {best['min']:.4f}, max {best['max']:.4f}, "
-            f"{int(best['count'])} seeds; lr {first['learning_rate']:.2g}, trial {trial_id})"
+            f"  {study}: {row['metric']} {row['score']:.1f} (min {row['min']:.1f}, max {row['max']:.1f}, "
+            f"{int(row['n_seeds'])} seeds, {int(row['n_diverged'])} diverged; lr {row['learning_rate']:.2g})"
         )
 
 
@@ -256,7 +255,7 @@ def _run(sweep, spec: SweepSpec, args) -> int:
         return 128 + int(outcome.interrupted)
     if outcome.report:
         print(f"report: {outcome.report}")
-    _print_best(trials)
+    _print_best(trials, len(spec.seeds))
     failed = trials[trials["status"] == "error"] if len(trials) else trials
     for _, row in failed.iterrows():
         print(f"failed: {row['trial_id']} ({row['study']}): {row['error']}")

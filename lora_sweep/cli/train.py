@@ -12,8 +12,10 @@ import sys
 from dataclasses import fields
 
 from lora_sweep.cli import terminal
+from lora_sweep.cli.args import verb_parser
 from lora_sweep.cli.trial_help import flag_help
 from lora_sweep.trial.config import TrialConfig
+from lora_sweep.trial.progress import EpochProgress, Snapshot
 
 TEXT_KEYS = ("revision", "data_revision")
 
@@ -28,11 +30,8 @@ exit codes: 0 completed; 1 diverged (a non-finite training loss); 2 bad flag or 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lora-sweep train",
-        description="Train and evaluate one configuration (no Ray); prints one JSON line per epoch.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = verb_parser(
+        "train", "Train and evaluate one configuration (no Ray); prints one JSON line per epoch.", EPILOG
     )
     defaults = TrialConfig()
     for f in fields(TrialConfig):
@@ -47,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
             help=flag_help(f.name, default),
         )
     return parser
+
+
+def stderr_progress(stream) -> EpochProgress:
+    """Progress within each epoch on stderr: one redrawn line on a terminal, a plain line every 10 s otherwise."""
+    tty = stream.isatty()
+
+    def show(snap: Snapshot) -> None:
+        end = "\n" if not tty or snap.step == snap.steps else ""
+        stream.write(("\r\x1b[K" if tty else "") + snap.text() + end)
+        stream.flush()
+
+    return EpochProgress(show, every_s=0.5 if tty else 10.0)
 
 
 def _parse_value(text: str):
@@ -71,19 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         terminal.error(f"{err}")
         return 2
-    from lora_sweep.results.provenance import trial_provenance
-
-    used: dict = {}  # host, model_revision, data_source, data_fingerprint: found once the model has loaded
     last: dict = {}
 
-    def emit(row: dict) -> None:
-        if not used:
-            used.update(trial_provenance(cfg))
+    def emit(row: dict) -> None:  # the row says what the trial used: host, weights, data (trial/fingerprints.py)
         last.update(row)
-        print(json.dumps({**row, **used}), flush=True)
+        print(json.dumps(row), flush=True)
 
     try:
-        result = train_and_evaluate(cfg, emit, prepared=prepared)
+        result = train_and_evaluate(cfg, emit, prepared=prepared, progress=stderr_progress(sys.stderr))
     except AdapterError as err:  # an --init-adapter that does not fit: found once the model is built
         terminal.error(f"{err}")
         return 2

@@ -21,7 +21,7 @@ import pandas as pd
 
 from lora_sweep.results import storage
 from lora_sweep.trial.config import TrialConfig
-from lora_sweep.results.provenance import PROVENANCE_KEYS
+from lora_sweep.trial.fingerprints import PROVENANCE_KEYS
 from lora_sweep.trial.tasks import get_task
 
 CONFIG_COLUMNS = (
@@ -43,6 +43,10 @@ CONFIG_COLUMNS = (
     "max_train_samples",
     "revision",
     "data_revision",
+    # What else changes a result (a configuration is all of these but the seed; analysis.configs.SETTINGS):
+    "init_adapter",
+    "data_seed",
+    "max_eval_samples",
 )
 COUNT_COLUMNS = ("lora_params", "head_params", "trainable_params", "total_params")
 EPOCH_KEYS = (
@@ -60,6 +64,8 @@ EPOCH_KEYS = (
     "adapter_bytes",
     *PROVENANCE_KEYS,
     "warm_start",
+    "dev_examples",
+    "majority_score",
 )
 
 
@@ -159,12 +165,15 @@ def trial_row(record: TrialRecord) -> dict:
         "epochs_run": epochs_run(record),
         **{k: last.get(k) for k in COUNT_COLUMNS},
         "adapter_bytes": last.get("adapter_bytes"),
+        # The dev set the trial scored on, and what always predicting its most common label scores there.
+        "dev_examples": last.get("dev_examples"),
+        "majority_score": last.get("majority_score"),
         "warm_start": next((r["warm_start"] for r in record.rows if r.get("warm_start")), ""),
         "train_time_s": sum(r.get("epoch_time_s", 0.0) or 0.0 for r in record.rows),
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),
         "peak_memory_mb": max((r.get("peak_memory_mb") or 0.0 for r in record.rows), default=None),
         "node": last.get("node", ""),
-        # What the trial used (provenance.py): the same in every row of one trial run.
+        # What the trial used (trial/fingerprints.py): the same in every row of one trial run.
         **{k: last.get(k, "") for k in PROVENANCE_KEYS},
     }
     # Every other searched setting (e.g. max_length) keeps its own column.

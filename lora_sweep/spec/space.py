@@ -62,7 +62,24 @@ def study_name(values: dict) -> str:
         targets = values.get("target_modules")
         if targets:  # explicit targets (paper Table 6 compares them) make their own study
             suffix += "-" + (targets if isinstance(targets, str) else "+".join(targets))
-    return f"{values['model']}/{values['task']}/{method}{suffix}"
+    return f"{values['model']}/{values['task']}/{method}{suffix}{_start_suffix(values)}"
+
+
+def _start_suffix(values: dict) -> str:
+    """What else changes a result and so makes its own study (warm and cold starts must not race or merge):
+    `-from-<adapter folder>` for a warm start (init_adapter), `@<revision>`, `-data@<revision>`, `-dseed<n>` for a
+    data seed other than 0. Empty for the defaults, so the usual studies keep their names."""
+    parts = []
+    adapter = values.get("init_adapter")
+    if adapter:
+        parts.append("-from-" + str(adapter).rstrip("/").rsplit("/", 1)[-1])
+    if values.get("revision"):
+        parts.append(f"@{values['revision']}")
+    if values.get("data_revision"):
+        parts.append(f"-data@{values['data_revision']}")
+    if values.get("data_seed") not in (None, 0, "0"):
+        parts.append(f"-dseed{values['data_seed']}")
+    return "".join(parts)
 
 
 def study_slug(study: str) -> str:
@@ -154,15 +171,31 @@ def planned_trials(spec: SweepSpec) -> int:
 
 
 def _merge(a: dict | None, b: dict) -> dict:
+    """One setting's searched values over several studies. Where studies search it differently (a grid for full
+    fine-tuning, a loguniform range for LoRA) the result is {"type": "mixed", "parts": [each kind, merged]}."""
     if a is None:
         return b
-    if "values" in a and "values" in b:
-        merged = list(a["values"])
-        merged += [v for v in b["values"] if v not in merged]  # values may be lists (target_modules)
-        return {**a, "values": merged}
-    if "low" in a and "low" in b:
-        return {**a, "low": min(a["low"], b["low"]), "high": max(a["high"], b["high"])}
-    return a
+    parts = a["parts"] if a["type"] == "mixed" else [a]
+    for i, part in enumerate(parts):
+        if part["type"] == b["type"]:
+            if "values" in b:
+                merged = list(part["values"])
+                merged += [v for v in b["values"] if v not in merged]  # values may be lists (target_modules)
+                parts[i] = {**part, "values": merged}
+            else:
+                parts[i] = {**part, "low": min(part["low"], b["low"]), "high": max(part["high"], b["high"])}
+            break
+    else:
+        parts = [*parts, b]
+    return parts[0] if len(parts) == 1 else {"type": "mixed", "parts": parts}
+
+
+def describe_searched(searched: dict) -> str:
+    """`[5e-05, 0.0001] (grid)`, `[1e-05, 0.001] (loguniform)`, joined with ` + ` for a mixed setting."""
+    if searched["type"] == "mixed":
+        return " + ".join(describe_searched(part) for part in searched["parts"])
+    values = searched.get("values", [searched.get("low"), searched.get("high")])
+    return f"{values} ({searched['type']})"
 
 
 def searched_by_study(spec: SweepSpec) -> dict:

@@ -47,7 +47,7 @@ VARIANT_KEYS = ("method", "resources", *TRIAL_KEYS)
 LOCAL_FOLDERS = ("save_adapter", "init_adapter")  # trial settings naming a folder: made absolute on the driver
 # Integer settings: a uniform/loguniform distribution would draw floats that every trial then rejects.
 # Settings that name a study (space.study_name): a sampled value would not be known when the studies are planned.
-STUDY_KEYS = ("r", "target_modules")
+STUDY_KEYS = ("r", "target_modules", "init_adapter", "revision", "data_revision", "data_seed")
 INT_KEYS = tuple(f.name for f in fields(TrialConfig) if str(f.type).split(" ")[0] == "int")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 RAY_CLIENT_REFUSED = (

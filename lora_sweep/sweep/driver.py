@@ -29,10 +29,11 @@ from lora_sweep.results import folder as results_folder
 from lora_sweep.results import rows as results
 from lora_sweep.spec import optuna_store, redact, space
 from lora_sweep.spec.spec import SpecError, SweepSpec
-from lora_sweep.sweep import checkpoints, dashboard_names, progress, relocate, state_snapshot
+from lora_sweep.sweep import checkpoints, dashboard_names, progress, progress_board, relocate, state_snapshot
 from lora_sweep.sweep.scheduler import FairASHA, flush_all
 from lora_sweep.sweep.trial_body import run_trial, share_data
 from lora_sweep.sweep.write_schedule import WriteSchedule
+from lora_sweep.trial import fingerprints
 from lora_sweep.trial.seeds import BY_SEED, SCORE
 from lora_sweep.trial.train import data_key, prepare_data
 
@@ -199,17 +200,6 @@ def prepare_shared_data(configs: list[dict], log=print) -> dict:
     return prepared
 
 
-def data_sources(configs: list[dict], prepared: dict) -> dict:
-    """data_key -> data_source and data_fingerprint of the data prepared here, which the trials use as it is."""
-    sources = {}
-    for values in configs:
-        cfg, _ = space.trial_config(values)
-        key = data_key(cfg)
-        if key in prepared and key not in sources:
-            sources[key] = provenance.data_provenance(cfg.task, cfg.glue_dir, cfg.data_revision)
-    return sources
-
-
 def _resources(config: dict) -> dict:
     values = config.get("trial", config)
     return {"cpu": values.get("cpu", 1), "gpu": values.get("gpu", 0)}
@@ -300,7 +290,7 @@ class ResultsCallback(tune.Callback):
         return self.records[trial.trial_id]
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        shared = {k: result.get(k) for k in ("node", *provenance.PROVENANCE_KEYS) if k in result}
+        shared = {k: result.get(k) for k in ("node", *fingerprints.PROVENANCE_KEYS) if k in result}
         rows = [{**row, **shared} for row in results.seed_rows(result, BY_SEED)]
         record = self._record(trial)
         record.add_rows(rows)
@@ -468,6 +458,7 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
     os.environ.setdefault("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
     progress.use_column_reporter()
     dashboard = start_ray(spec, log, spec_path)
+    board = progress_board.start()  # noqa: F841 - held for the sweep: the trials' steps within their epoch
     STOP.received = None
     try:
         check_cluster_resources(spec, log)
@@ -484,10 +475,9 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         if dashboard:
             log(f"[lora_sweep] Ray dashboard: {dashboard}")
         prepared = prepare_shared_data(configs, log)
-        sources = data_sources(configs, prepared)
         shared = share_data(prepared)  # one object per dataset in Ray's store, its arrays read zero-copy
         kept = adapters.kept_methods(spec.keep_full_models)
-        trainable = tune.with_parameters(run_trial, prepared=shared, sources=sources, results=out, kept_methods=kept)
+        trainable = tune.with_parameters(run_trial, prepared=shared, results=out, kept_methods=kept)
         trainable = tune.with_resources(trainable, _resources)
         trainable = dashboard_names.named_trainable(trainable, spec.name)  # the Actors view's repr
         clean = redact.scrubber(spec.record_paths)

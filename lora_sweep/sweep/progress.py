@@ -13,10 +13,12 @@ import os
 from ray.tune import CLIReporter
 
 from lora_sweep.spec import space
+from lora_sweep.sweep import progress_board
 
 SHOWN = ("model", "task", "method", "r", "learning_rate", "seeds")
 HEADERS = {"learning_rate": "lr"}
-METRICS = {"epoch": "epoch", "score": "score", "score_min": "min", "score_max": "max"}
+IN_EPOCH = "lora_sweep_in_epoch"  # a running trial's steps within its epoch (progress_board.py)
+METRICS = {"epoch": "epoch", IN_EPOCH: "in epoch", "score": "score", "score_min": "min", "score_max": "max"}
 
 
 def use_column_reporter() -> None:
@@ -26,20 +28,32 @@ def use_column_reporter() -> None:
 
 class SettingsReporter(CLIReporter):
     """Ray's CLIReporter with the table sorted best first and without its "Current best trial" line: that line
-    looks every column up strictly and fails on a setting a trial does not have (a full fine-tuning trial's r)."""
+    looks every column up strictly and fails on a setting a trial does not have (a full fine-tuning trial's r).
+    With a progress board, running trials show their steps within the epoch (`in epoch`)."""
 
     def _current_best_trial(self, trials):
         return None, None
 
+    def report(self, trials, done, *sys_info):
+        lines = {} if done else progress_board.read()
+        shown = [t for t in trials if t.status == "RUNNING" and t.trial_id in lines]
+        for trial in shown:  # for this drawing only: the column reads the trial's last result
+            trial.last_result[IN_EPOCH] = lines[trial.trial_id]
+        try:
+            super().report(trials, done, *sys_info)
+        finally:
+            for trial in shown:
+                trial.last_result.pop(IN_EPOCH, None)
 
-def reporter(nested: bool) -> CLIReporter:
+
+def reporter(nested: bool, every_s: float = 30) -> CLIReporter:
     """Grid trials keep their settings under config["trial"]; Optuna's are top-level keys (`nested` False)."""
     prefix = "trial/" if nested else ""
     return SettingsReporter(
         parameter_columns={prefix + key: HEADERS.get(key, key) for key in SHOWN},
         metric_columns=dict(METRICS),
         max_column_length=32,
-        max_report_frequency=30,
+        max_report_frequency=every_s,
         sort_by_metric=True,
     )
 

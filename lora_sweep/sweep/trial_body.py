@@ -19,9 +19,10 @@ import torch
 from ray import tune
 from safetensors.torch import load_file, save_file
 
-from lora_sweep.results import adapters, provenance
+from lora_sweep.results import adapters
 from lora_sweep.spec.space import trial_config
-from lora_sweep.sweep import scratch
+from lora_sweep.sweep import progress_board, scratch
+from lora_sweep.trial.progress import EpochProgress
 from lora_sweep.trial.seeds import train_seeds
 from lora_sweep.trial.train import TrialData, data_key, prepare_data
 
@@ -46,6 +47,7 @@ class SeedStates:
         self.kept_methods = kept_methods  # methods whose best weights are kept (adapters.kept_methods)
         self._pending: dict[int, dict] = {}
         self._restored: dict[int, dict] = {}
+        self.progress: EpochProgress | None = None  # shared by the seeds' hooks (they train in turn)
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
@@ -84,6 +86,10 @@ class _SeedHook:
 
     def restore(self) -> dict | None:
         return self.states._restored.get(self.seed)
+
+    @property
+    def progress(self) -> EpochProgress | None:
+        return self.states.progress
 
     def keep_best(self, model, cfg, heads) -> None:
         """An epoch beat this seed's best: keep its weights (LoRA and head; lora_sweep/adapters.py)."""
@@ -137,15 +143,13 @@ def shared_data(prepared: dict | None, key: tuple) -> TrialData | None:
 def run_trial(
     config: dict,
     prepared: dict | None = None,
-    sources: dict | None = None,
     epochs_fn=None,
     results=None,
     kept_methods=("lora",),
 ) -> None:
     """The Tune trainable: one configuration, its seeds trained side by side (lora_sweep.trial.seeds).
 
-    `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data); `sources` maps the same keys
-    to that data's provenance (provenance.data_provenance, on the driver). `epochs_fn` replaces
+    `prepared` maps data_key(cfg) -> TrialData or its ObjectRef (share_data). `epochs_fn` replaces
     train.train_epochs (lora_sweep/standin.py measures the sweep machinery with a stand-in that does not train).
     `results`: the sweep's results folder or URI, under which each seed's best LoRA adapter (and full model,
     when `kept_methods` names "full") is kept.
@@ -156,13 +160,13 @@ def run_trial(
     node = ray.get_runtime_context().get_node_id()
     states = SeedStates(seeds, last_epoch=cfg.epochs, results=results, kept_methods=kept_methods)
     data = shared_data(prepared, data_key(cfg))
-    used: dict = {}  # provenance.PROVENANCE_KEYS: found at the first report, once the models have loaded
 
-    def report(row: dict) -> None:
-        if not used:
-            used.update(provenance.trial_provenance(cfg, (sources or {}).get(data_key(cfg)) if data else None))
-        states.report({**row, "study": labels.get("study", ""), "node": node, **used})
+    def report(row: dict) -> None:  # the row says what the trial used (train.py); the sweep adds study and node
+        states.report({**row, "study": labels.get("study", ""), "node": node})
 
+    publish = progress_board.publisher(tune.get_context().get_trial_id())
+    if publish is not None:  # steps within the epoch, for the status table's `in epoch` column
+        states.progress = EpochProgress(lambda snap: publish(snap.short()), every_s=5.0, seeds=len(seeds))
     hooks = {s: states.hook(s) for s in seeds}
     try:
         if epochs_fn is not None:

@@ -104,3 +104,14 @@ def compute_metrics(task: GlueTask, predictions: np.ndarray, labels: np.ndarray)
     if len(labels) == 0:
         raise ValueError(f"cannot compute {task.name} metrics on zero examples")
     return {name: float(_METRICS[name](outputs, labels)) for name in task.metrics}
+
+
+def majority_score(task: GlueTask, labels: np.ndarray) -> float | None:
+    """The primary metric of always predicting the dev set's most common label: the score below which (within
+    the seed spread) a run has learned nothing. None for regression (STS-B: a constant has no correlation)."""
+    labels = np.asarray(labels)
+    if task.is_regression or len(labels) == 0:
+        return None
+    values, counts = np.unique(labels.astype(np.int64), return_counts=True)
+    constant = np.full(len(labels), values[np.argmax(counts)], dtype=np.int64)
+    return float(_METRICS[task.primary_metric](constant, labels.astype(np.int64)))

@@ -5,7 +5,9 @@ Never enables trust_remote_code: a model name in a spec must not be able to run 
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -104,6 +106,11 @@ def head_modules(model_type: str) -> tuple[str, ...]:
     return HEAD_MODULES.get(model_type, DEFAULT_HEAD)
 
 
+# Keys a sequence-classification model adds to a pretrained encoder (the new head; DeBERTa's pooler with it):
+# missing from every base checkpoint, expected. Unused pretraining heads (lm_head, cls.*) are expected too.
+NEW_HEAD = ("classifier.", "score.", "pooler.dense.")
+
+
 def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None = None) -> torch.nn.Module:
     """A sequence-classification model: pretrained weights, or random ones for a "random:" name.
 
@@ -115,9 +122,25 @@ def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None =
     config = load_config(name, num_labels, revision)
     if name.startswith(RANDOM_PREFIX):
         return AutoModelForSequenceClassification.from_config(config)
-    return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(name), config=config, revision=revision, dtype=torch.float32, trust_remote_code=False
-    )
+    source = resolve_model(name)
+    # transformers logs a LOAD REPORT table (ANSI colours) for every load that leaves a key out; a new
+    # classification head always does. Quiet it, and say in one line what else did not load, if anything.
+    hf_logger = logging.getLogger("transformers.modeling_utils")
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            source, config=config, revision=revision, dtype=torch.float32, trust_remote_code=False,
+            output_loading_info=True,
+        )  # fmt: skip
+    finally:
+        hf_logger.setLevel(level)
+    missing = [k for k in info.get("missing_keys", ()) if not k.startswith(NEW_HEAD)]
+    if missing:
+        shown = ", ".join(sorted(missing)[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        print(f"warning: {name}: {len(missing)} weights not in the checkpoint, initialised at random: {shown}",
+              file=sys.stderr)  # fmt: skip
+    return model
 
 
 def load_tokenizer(name: str, revision: str | None = None):

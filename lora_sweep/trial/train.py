@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from lora_sweep.trial import data, lora, models
+from lora_sweep.trial import data, fingerprints, lora, models
 from lora_sweep.trial.atomic import atomic_write
 from lora_sweep.trial.config import TrialConfig
-from lora_sweep.trial.metrics import compute_metrics
+from lora_sweep.trial.metrics import compute_metrics, majority_score
+from lora_sweep.trial.progress import EpochProgress
 from lora_sweep.trial.tasks import GlueTask, get_task
 
 
@@ -44,6 +45,7 @@ class TrialData:
     train: data.TokenizedSplit
     dev: data.TokenizedSplit
     pad_token_id: int
+    source: dict = field(default_factory=dict)  # data_source, data_fingerprint of what was read (fingerprints.py)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def prepare_data(cfg: TrialConfig) -> TrialData:
     tokenized = data.tokenize_splits(
         {"train": train, "validation": dev}, tokenizer, task, cfg.max_length, cfg.cache_dir
     )
-    return TrialData(task, tokenized["train"], tokenized["validation"], tokenizer.pad_token_id)
+    source = fingerprints.data_info(cfg)
+    return TrialData(task, tokenized["train"], tokenized["validation"], tokenizer.pad_token_id, source)
 
 
 def pick_device(requested: str) -> torch.device:
@@ -256,10 +259,11 @@ def train_and_evaluate(
     report: Callable[[dict], object],
     prepared: TrialData | None = None,
     state_hook: TrialStateHook | None = None,
+    progress: EpochProgress | None = None,
 ) -> TrialResult:
     """Train for cfg.epochs, evaluate after each, report each epoch; stop early on a NaN/inf loss."""
     reset_peak_memory(pick_device(cfg.device))
-    epochs = train_epochs(cfg, prepared, state_hook)
+    epochs = train_epochs(cfg, prepared, state_hook, progress)
     while True:
         try:
             report(next(epochs))
@@ -268,7 +272,10 @@ def train_and_evaluate(
 
 
 def train_epochs(
-    cfg: TrialConfig, prepared: TrialData | None = None, state_hook: TrialStateHook | None = None
+    cfg: TrialConfig,
+    prepared: TrialData | None = None,
+    state_hook: TrialStateHook | None = None,
+    progress: EpochProgress | None = None,
 ) -> Generator[dict, None, TrialResult]:
     """The trial body, one epoch per step: yields each epoch's row and returns the TrialResult.
 
@@ -288,6 +295,10 @@ def train_epochs(
     model, heads, warm_start_note = build_model(cfg, task.num_labels)
     counts = lora.count_parameters(model, heads).as_dict()
     counts["warm_start"] = warm_start_note
+    counts.update(fingerprints.used(cfg, trial_data.source))  # what this trial used: host, weights, data
+    # What the dev scores are out of: its size, and the majority-class score (a run near it learned nothing).
+    counts["dev_examples"] = len(trial_data.dev.labels)
+    counts["majority_score"] = majority_score(task, trial_data.dev.labels)
     # Size of what a trial must store (LoRA + head, or every weight): the tensors' bytes, as saved in fp32.
     counts["adapter_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     model.to(device)
@@ -303,8 +314,11 @@ def train_epochs(
         scheduler.load_state_dict(saved["scheduler"])
         start_epoch, best, best_epoch = saved["epoch"] + 1, saved["best"], saved["best_epoch"]
     trainable = [p for p in model.parameters() if p.requires_grad]
+    progress = progress or getattr(state_hook, "progress", None)  # steps within the epoch (progress.py)
 
     for epoch in range(start_epoch, cfg.epochs + 1):
+        if progress is not None:
+            progress.start(epoch, steps_per_epoch)
         model.train()
         # Dropout draws from the global RNG: seed it per epoch, so a trial resumed at epoch k trains exactly
         # like one that ran through (the batch order is seeded per epoch too).
@@ -324,6 +338,8 @@ def train_epochs(
             # Accumulate on the device: a .item() per step would sync CUDA every step.
             loss_sum += loss.detach() * len(y)
             seen += len(y)
+            if progress is not None:
+                progress.step(len(y))
         train_loss = loss_sum.item() / seen
         epoch_time = time.perf_counter() - started
         if not math.isfinite(train_loss):
