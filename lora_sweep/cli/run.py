@@ -154,11 +154,19 @@ def _dry_run(spec: SweepSpec) -> int:
     from lora_sweep.cli.plan import plan_lines
 
     print("\n".join(plan_lines(spec)))
-    try:
-        check_local_resources(spec)
-    except SpecError as err:  # the plan may be meant for a cluster: say so, but a dry run still succeeds
-        print(f"warning: {err}", file=sys.stderr)
+    for check in (check_present, check_local_resources):
+        try:
+            check(spec)
+        except SpecError as err:  # the plan may be meant for a cluster, or for later: say so; a dry run succeeds
+            print(f"warning: {terminal.escaped(str(err))}", file=sys.stderr)
     return 0
+
+
+def check_present(spec: SweepSpec) -> None:
+    """The files trials will read (init_adapter, GLUE) and a local GPU for a cuda device (trial_inputs.py)."""
+    from lora_sweep.cluster import trial_inputs
+
+    trial_inputs.check_present(spec, local=not (spec.address or os.environ.get("RAY_ADDRESS")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +186,7 @@ def _main(argv: list[str] | None) -> int:
         spec = _checked_spec(args)
         if args.dry_run:
             return _dry_run(spec)
+        check_present(spec)
         check_local_resources(spec)
         ray_ports.check_local_auth(spec)
     except SpecError as err:

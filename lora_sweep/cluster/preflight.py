@@ -36,7 +36,7 @@ def check(spec: SweepSpec) -> None:
 
     check_storage(spec.storage, spec.name)
     check_models(spec)
-    trial_inputs.check(spec, local=not (spec.address or os.environ.get("RAY_ADDRESS")))
+    trial_inputs.check(spec)
 
 
 def _values(setting: Setting | None) -> list:

@@ -1,4 +1,5 @@
-"""What each trial will read or use, checked on the driver before Ray starts (and in --dry-run).
+"""What each trial will read or use, checked on the driver before Ray starts (the dry run warns where a file is
+missing: its sweep may run later, or elsewhere).
 
 A trial that cannot find its model's tokenizer, its warm-start adapter, its GLUE files or its device fails only
 after Ray started and the results folder was written (exit 1, a row per failed trial). These are refused first,
@@ -23,9 +24,9 @@ from lora_sweep.trial.models import RANDOM_PREFIX
 from lora_sweep.trial.tasks import get_task
 
 
-def check(spec: SweepSpec, local: bool) -> None:
-    """local: Ray will run on this machine (no cluster address), so its GPUs are the trials' GPUs."""
-    checked: set = set()
+def check(spec: SweepSpec) -> None:
+    """What is wrong whatever the machine: a random: model, a GPU device without a GPU resource, a max_length
+    too short for the task. Raises SpecError (the dry run and the run alike)."""
     for e in spec.experiments:
         where = f"experiment {e.model}/{e.task}"
         if e.model.startswith(RANDOM_PREFIX):
@@ -35,19 +36,31 @@ def check(spec: SweepSpec, local: bool) -> None:
             )
         for j, variant in enumerate(e.variants):
             at = f"{where}, variants[{j}] ({variant.method})"
+            for device in _strings(variant, "device"):
+                _check_device(device, variant, at)
+            for length in _values(variant, "max_length"):  # the shortest length depends on the task (config.py)
+                try:
+                    TrialConfig(task=e.task, method=variant.method, max_length=length)
+                except ConfigError as err:
+                    raise SpecError(f"{at}: {err}") from None
+
+
+def check_present(spec: SweepSpec, local: bool) -> None:
+    """What must be there when the sweep runs: init_adapter folders, the GLUE files, and (local: Ray runs on this
+    machine) a GPU for a cuda device. A run refuses (SpecError); a dry run, whose sweep may run later or
+    elsewhere (after the sweep that writes the adapter; where the data are), warns."""
+    checked: set = set()
+    for e in spec.experiments:
+        for j, variant in enumerate(e.variants):
+            at = f"experiment {e.model}/{e.task}, variants[{j}] ({variant.method})"
             for folder in _strings(variant, "init_adapter"):
                 _check_adapter(folder, at)
             for glue_dir in _strings(variant, "glue_dir") or [None]:
                 if (e.task, glue_dir) not in checked:
                     checked.add((e.task, glue_dir))
                     check_glue(e.task, glue_dir, at)
-            for device in _strings(variant, "device"):
-                _check_device(device, variant, local, at)
-            for length in _values(variant, "max_length"):  # the shortest length depends on the task (config.py)
-                try:
-                    TrialConfig(task=e.task, method=variant.method, max_length=length)
-                except ConfigError as err:
-                    raise SpecError(f"{at}: {err}") from None
+            if local and any(d.startswith("cuda") for d in _strings(variant, "device")):
+                _check_local_gpu(at)
 
 
 def _values(variant: Variant, key: str) -> list:
@@ -86,7 +99,7 @@ def check_glue(task_name: str, glue_dir: str | None, where: str) -> None:
             )
 
 
-def _check_device(device: str, variant: Variant, local: bool, where: str) -> None:
+def _check_device(device: str, variant: Variant, where: str) -> None:
     if not device.startswith("cuda"):
         return
     if variant.gpu <= 0:
@@ -100,12 +113,13 @@ def _check_device(device: str, variant: Variant, local: bool, where: str) -> Non
             f"{where}: device {device} but a trial sees only its resources.gpu = {variant.gpu:g} GPU(s), numbered "
             "from 0; use cuda (or cuda:0)"
         )
-    if local:
-        import torch  # only when a GPU is asked for: importing torch takes seconds
 
-        count = torch.cuda.device_count()
-        if count == 0:
-            raise SpecError(
-                f"{where}: device {device} but this machine has no GPU that torch can use; allowed: auto, cpu, or "
-                "give ray.address (--address) of a cluster with GPUs"
-            )
+
+def _check_local_gpu(where: str) -> None:
+    import torch  # only when a GPU is asked for: importing torch takes seconds
+
+    if torch.cuda.device_count() == 0:
+        raise SpecError(
+            f"{where}: device cuda but this machine has no GPU that torch can use; allowed: auto, cpu, or give "
+            "ray.address (--address) of a cluster with GPUs"
+        )
