@@ -27,11 +27,18 @@ def world(tmp_path_factory):
     return tiny_world(tmp_path_factory.mktemp("world"))
 
 
-def _folder(out: Path) -> Path:
-    """A results folder as a finished first run leaves it (tuner.pkl makes it resumable for Ray)."""
+def _folder(out: Path, spec: Path | None = None) -> Path:
+    """A results folder as a first run leaves it (tuner.pkl makes it resumable for Ray), its sweep.json that of
+    `spec` (so that --resume's own comparison of the two passes)."""
     out.mkdir(parents=True)
     (out / "tuner.pkl").write_bytes(b"")
-    (out / "sweep.json").write_text(json.dumps({"name": "tiny", "algorithm": "grid"}))
+    info = {"name": "tiny", "algorithm": "grid"}
+    if spec is not None:
+        from lora_sweep.spec.spec import load_spec
+        from lora_sweep.sweep.driver import sweep_info
+
+        info = sweep_info(load_spec(spec), str(spec))
+    (out / "sweep.json").write_text(json.dumps(info))
     pd.DataFrame({"trial_id": ["a"], "status": ["completed"]}).to_parquet(out / "trials.parquet")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w"):
@@ -51,7 +58,9 @@ CASES = {
     "sweep.json truncated": (lambda o: (o / "sweep.json").write_text('{"name": "ti'), "sweep.json is not JSON"),
     "sweep.json a list": (lambda o: (o / "sweep.json").write_text("[1]"), "holds a JSON list"),
     "sweep.json of another sweep": (
-        lambda o: (o / "sweep.json").write_text('{"name": "other"}'),
+        lambda o: (o / "sweep.json").write_text(
+            json.dumps({**json.loads((o / "sweep.json").read_text()), "name": "other"})
+        ),
         "is sweep 'other', not 'tiny'",
     ),
     "resume_state.tar garbage": (lambda o: (o / "resume_state.tar").write_bytes(b"x" * 700), "not a tar archive"),
@@ -76,7 +85,7 @@ def test_resume_refuses_a_spoiled_file_before_ray_starts(tmp_path, world, case):
     spoil, expected = CASES[case]
     model, glue = world
     spec = write_spec(tmp_path / "spec.yaml", model)
-    out = _folder(tmp_path / "store" / "tiny")
+    out = _folder(tmp_path / "store" / "tiny", spec)
     spoil(out)
     before = _files(tmp_path / "store")
     env = {**os.environ, "GLUE_DIR": str(glue), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
