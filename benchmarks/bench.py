@@ -26,7 +26,7 @@ import torch
 
 from benchmarks import cases as bc
 
-ALL_CASES = (1, 2, 3, 4, 5, 6, 7)
+ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 PER_MODEL_CASES = (1, 2, 4)  # run once per --models entry; 3 and 5 use the trial model (MiniLM)
 STEP = "forward, cross-entropy, backward, clip_grad_norm_(1.0), AdamW step, zero_grad (as train_and_evaluate)"
 
@@ -46,6 +46,8 @@ def make_settings(mode: str, device: str, glue_dir: str | None, **overrides) -> 
             sweep_train_samples=128,
             sweep_eval_samples=64,
             sweep_epochs=2,
+            pack_samples=128,
+            pack_repeats=1,
         ),
         "tiny": dict(
             models=("tiny:bert",),
@@ -61,6 +63,8 @@ def make_settings(mode: str, device: str, glue_dir: str | None, **overrides) -> 
             padding_eval_samples=64,
             padding_repeats=1,
             sweep_train_samples=0,
+            pack_samples=32,
+            pack_repeats=1,
         ),
     }
     values = dict(presets[mode], device=device, glue_dir=glue_dir)
@@ -152,6 +156,10 @@ def run_case(case: int, model: str | None, s: bc.Settings, memory: bool = True) 
         return case_dynamic_padding(s)
     if case in (6, 7):
         return _sweep_cases(s)[case - 6]
+    if case in (8, 9, 10):
+        from benchmarks import pack as bp
+
+        return {8: bp.case_pack_throughput, 9: bp.case_bf16_trial, 10: bp.case_pack_memory}[case](s)
     raise ValueError(f"no benchmark case {case}; cases are {', '.join(map(str, ALL_CASES))}")
 
 
@@ -175,9 +183,10 @@ def run_all(cases: list[int], s: bc.Settings, memory: bool = True, log=print) ->
                     "met": None,
                     "detail": {"case": case, "status": f"error: {type(err).__name__}: {err}"},
                 }
-            result["detail"]["seconds"] = (datetime.datetime.now() - started).total_seconds()
-            log(f"  {format_row(result)}  ({result['detail']['seconds']:.0f} s)")
-            results.append(result)
+            for one in result if isinstance(result, list) else [result]:  # case 8: a result per pack size
+                one["detail"]["seconds"] = (datetime.datetime.now() - started).total_seconds()
+                log(f"  {format_row(one)}  ({one['detail']['seconds']:.0f} s)")
+                results.append(one)
             bc.free_memory()
     return results
 
@@ -198,6 +207,9 @@ def format_report(report: dict) -> str:
     gpu = f"{m['gpu']} ({m.get('gpu_memory_gb')} GiB, CUDA {m.get('cuda')})" if m["gpu"] else "none"
     lines = [
         f"lora_sweep benchmark, {s['mode']} run on {s['device']}, {report['started']}",
+        f"load:     CPU pressure (some avg10) {m.get('cpu_pressure_before')}% before, "
+        f"{m.get('cpu_pressure_after')}% after"
+        + ("  BUSY MACHINE: these timings include other work" if m.get("busy") else ""),
         f"machine:  {m['cpu']}; {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable); "
         f"torch threads {m['torch_threads']}; GPU {gpu}",
         "versions: "
@@ -285,8 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
         "settings": {"mode": mode, **dataclasses.asdict(settings), "train_step": STEP},
     }
+    from benchmarks.pack import BUSY_PRESSURE, cpu_pressure
+
+    before = cpu_pressure()
     report["cases"] = run_all(args.cases, settings, memory=not args.no_memory, log=lambda m: print(m, file=sys.stderr))
     report["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+    # A timing taken while something else runs measures the neighbour: say so (PSI "some avg10", %).
+    after = cpu_pressure()
+    busy = any(p is not None and p > BUSY_PRESSURE for p in (before, after))
+    report["machine"].update(cpu_pressure_before=before, cpu_pressure_after=after, busy=busy)
     print(format_report(report))
     if args.json:
         path = Path(args.json)

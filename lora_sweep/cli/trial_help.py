@@ -46,6 +46,11 @@ MEANING = {
     "data_revision": "hub revision of the GLUE dataset",
     "cache_dir": "folder for the tokenized-data cache",
     "device": "auto (cuda when present, else cpu), cpu, cuda or cuda:N",
+    "precision": (
+        "auto (bf16 autocast with float32 weights where the CPU has AVX-512 BF16 or AMX, or the GPU has bf16; "
+        "else fp32), fp32 or bf16"
+    ),
+    "pack": "largest number of a LoRA configuration's seeds trained together on one frozen model; 1: one at a time",
     "save_adapter": "folder for the trained weights at the end (PEFT format for lora); default: not saved",
 }
 

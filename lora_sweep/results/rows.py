@@ -55,8 +55,12 @@ EPOCH_KEYS = (
     "train_loss",
     "lr",
     "epoch_time_s",
+    "cpu_time_s",  # the trial's CPU seconds beside its wall seconds: a gap between them is other work's load
     "train_samples_per_s",
     "peak_memory_mb",
+    "precision",  # what the epoch ran in (fp32 or bf16: precision auto resolved on its machine)
+    "pack_size",  # LoRA seeds trained together on one frozen model (1: alone)
+    "stack_padding",  # share of a pack's stacked positions that were padding
     *COUNT_COLUMNS,
     "diverged",
     "reason",
@@ -171,6 +175,8 @@ def trial_row(record: TrialRecord) -> dict:
         "warm_start": next((r["warm_start"] for r in record.rows if r.get("warm_start")), ""),
         "train_time_s": sum(r.get("epoch_time_s", 0.0) or 0.0 for r in record.rows),
         "epoch_time_s": _mean([r.get("epoch_time_s") for r in record.rows]),
+        "train_cpu_s": sum(r.get("cpu_time_s", 0.0) or 0.0 for r in record.rows),
+        "precision": last.get("precision", ""),
         "peak_memory_mb": max((r.get("peak_memory_mb") or 0.0 for r in record.rows), default=None),
         "node": last.get("node", ""),
         # What the trial used (trial/fingerprints.py): the same in every row of one trial run.

@@ -505,7 +505,9 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
                 # Ray keeps every checkpoint; CheckpointPruner deletes those no resume can need. num_to_keep=1
                 # would make Ray save its whole experiment state after every checkpoint (checkpoints.py).
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-                progress_reporter=progress.reporter(nested=spec.algorithm == "grid"),
+                progress_reporter=progress.reporter(
+                    nested=spec.algorithm == "grid", searched=list(space.searched_settings(spec))
+                ),
                 verbose=1,
             )
             tuner = tune.Tuner(

@@ -46,11 +46,13 @@ class SettingsReporter(CLIReporter):
                 trial.last_result.pop(IN_EPOCH, None)
 
 
-def reporter(nested: bool, every_s: float = 30) -> CLIReporter:
-    """Grid trials keep their settings under config["trial"]; Optuna's are top-level keys (`nested` False)."""
+def reporter(nested: bool, every_s: float = 30, searched=()) -> CLIReporter:
+    """Grid trials keep their settings under config["trial"]; Optuna's are top-level keys (`nested` False).
+    Every other searched setting (precision, max_length, ...) gets a column too: trials differ in it."""
     prefix = "trial/" if nested else ""
+    shown = [*SHOWN, *(key for key in searched if key not in SHOWN and key != "seed")]
     return SettingsReporter(
-        parameter_columns={prefix + key: HEADERS.get(key, key) for key in SHOWN},
+        parameter_columns={prefix + key: HEADERS.get(key, key) for key in shown},
         metric_columns=dict(METRICS),
         max_column_length=32,
         max_report_frequency=every_s,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 
 from lora_sweep.trial.tasks import TASKS, get_task
 
+PRECISIONS = ("auto", "fp32", "bf16")  # as precision.PRECISIONS; config.py stays free of torch
+
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
 MIN_LENGTH, MIN_LENGTH_PAIR = 4, 8  # shortest max_length: special tokens plus a token per sentence
@@ -67,6 +69,12 @@ class TrialConfig:
     data_revision: str | None = None
     cache_dir: str | None = None  # tokenized-data cache shared by trials
     device: str = "auto"
+    # auto: bf16 autocast (float32 master weights) where the chip has native bf16, else fp32 (precision.py).
+    precision: str = "auto"
+    # Largest number of LoRA trainings (the seeds of one configuration) trained together on one frozen model
+    # (pack.py); 1: each seed alone. Other methods are never packed. Default 1 until a quiet machine shows
+    # packing pays (docs/performance.md, "Packing and precision": so far measured only on a saturated one).
+    pack: int = 1
     save_adapter: str | None = None  # folder for the trained state at the end (PEFT format for LoRA)
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # sweep labels, not used in training
 
@@ -145,6 +153,8 @@ class TrialConfig:
         _check(
             _is_num(self.max_grad_norm) and self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0"
         )
+        _check(self.precision in PRECISIONS, "precision", self.precision, "auto, fp32 or bf16")
+        _check(_is_int(self.pack) and self.pack >= 1, "pack", self.pack, "an integer >= 1 (1: no packing)")
         _check(
             isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,3})?", self.device) is not None,
             "device",

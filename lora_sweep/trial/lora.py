@@ -73,6 +73,17 @@ class LoRALinear(nn.Module):
             self.merged = False
 
 
+def init_lora_A(model: nn.Module, generator: torch.Generator) -> None:
+    """Redraw every LoRA A (as LoRALinear does, Kaiming uniform) from `generator`, in module order: a trial's
+    seed alone fixes its LoRA start, whatever else was drawn before (pack.py relies on it)."""
+    with torch.no_grad():
+        for _, layer in lora_layers(model):
+            weight = layer.lora_A.weight
+            drawn = torch.empty(weight.shape)
+            nn.init.kaiming_uniform_(drawn, a=math.sqrt(5), generator=generator)
+            weight.copy_(drawn)
+
+
 def validate_lora_args(r: int, alpha: float, dropout: float) -> None:
     """Raise ValueError with one line naming the bad setting."""
     if not isinstance(r, int) or isinstance(r, bool) or r < 1:

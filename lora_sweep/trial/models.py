@@ -121,7 +121,9 @@ def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None =
     torch.manual_seed(seed)
     config = load_config(name, num_labels, revision)
     if name.startswith(RANDOM_PREFIX):
-        return AutoModelForSequenceClassification.from_config(config)
+        model = AutoModelForSequenceClassification.from_config(config)
+        model.fresh_params = tuple(n for n, _ in model.named_parameters())
+        return model
     source = resolve_model(name)
     # transformers logs a LOAD REPORT table (ANSI colours) for every load that leaves a key out; a new
     # classification head always does. Quiet it, and say in one line what else did not load, if anything.
@@ -135,12 +137,36 @@ def load_model(name: str, num_labels: int, seed: int = 0, revision: str | None =
         )  # fmt: skip
     finally:
         hf_logger.setLevel(level)
+    # The weights the checkpoint lacked (a new task head): init_head draws them afresh from a trial's seed.
+    model.fresh_params = tuple(sorted(info.get("missing_keys", ())))
     missing = [k for k in info.get("missing_keys", ()) if not k.startswith(NEW_HEAD)]
     if missing:
         shown = ", ".join(sorted(missing)[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         print(f"warning: {name}: {len(missing)} weights not in the checkpoint, initialised at random: {shown}",
               file=sys.stderr)  # fmt: skip
     return model
+
+
+def init_head(model: torch.nn.Module, heads, generator: torch.Generator) -> list[str]:
+    """Draw the head weights the checkpoint lacked (model.fresh_params) from `generator`, as transformers
+    initialises them (normal(0, initializer_range) matrices, zero biases, unit LayerNorm scales), in
+    named_parameters order; return their names. A seeded generator, not the global RNG: the seeds of a pack
+    (pack.py) each get exactly the head they would get alone."""
+    fresh = set(getattr(model, "fresh_params", ()))
+    std = getattr(model.config, "initializer_range", 0.02)
+    drawn = []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name not in fresh or not any(name == h or name.startswith(h + ".") for h in heads):
+                continue
+            if p.ndim >= 2:
+                p.copy_(torch.empty(p.shape).normal_(0.0, std, generator=generator))
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                p.fill_(1.0)
+            drawn.append(name)
+    return drawn
 
 
 def load_tokenizer(name: str, revision: str | None = None):

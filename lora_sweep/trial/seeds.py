@@ -12,12 +12,49 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import replace
 
+from lora_sweep.trial import models
 from lora_sweep.trial.config import TrialConfig
+from lora_sweep.trial.pack import PACKABLE_TYPES
 from lora_sweep.trial.tasks import get_task
 from lora_sweep.trial.train import TrialData, TrialResult, TrialStateHook, pick_device, reset_peak_memory, train_epochs
+
+
+def pack_size(cfg: TrialConfig) -> int:
+    """How many seeds of cfg train together on one frozen model: cfg.pack for LoRA on an architecture whose
+    dropout can draw per member (pack.PACKABLE_TYPES), else 1. Full fine-tuning and the others: never packed."""
+    if cfg.method != "lora" or cfg.pack == 1:
+        return 1
+    try:
+        model_type = models.load_config(cfg.model, revision=cfg.revision).model_type
+    except (OSError, ValueError):
+        return 1  # the trial itself will say what is wrong with the model
+    return cfg.pack if model_type in PACKABLE_TYPES else 1
+
+
+def _unit(cfg, group, prepared, hooks, epochs_fn) -> Generator[dict[int, dict], None, dict[int, TrialResult]]:
+    """The seeds of one group, one epoch per step: {seed: row} per epoch, {seed: TrialResult} at the end."""
+    if len(group) == 1:
+        seed = group[0]
+        epochs = epochs_fn(replace(cfg, seed=seed), prepared, hooks.get(seed))
+        while True:
+            try:
+                row = next(epochs)
+            except StopIteration as done:
+                return {seed: done.value}
+            yield {seed: row}
+    from lora_sweep.trial.pack_train import train_pack
+
+    epochs = train_pack([replace(cfg, seed=s) for s in group], prepared, [hooks.get(s) for s in group])
+    while True:
+        try:
+            rows = next(epochs)
+        except StopIteration as done:
+            return {group[i]: result for i, result in done.value.items()}
+        yield {group[i]: row for i, row in rows.items()}
+
 
 SCORE = "score"  # the configuration's median over seeds: what ASHA and Optuna compare
 BY_SEED = "by_seed"  # seed (as a string: Ray flattens result keys) -> that seed's row for this epoch
@@ -42,18 +79,22 @@ def train_seeds(
     Returns each seed's TrialResult."""
     metric = "eval_" + get_task(cfg.task).primary_metric
     reset_peak_memory(pick_device(cfg.device))
-    live = {s: epochs_fn(replace(cfg, seed=s), prepared, (hooks or {}).get(s)) for s in seeds}
+    hooks = hooks or {}
+    size = pack_size(cfg) if epochs_fn is train_epochs else 1
+    groups = [seeds[i : i + size] for i in range(0, len(seeds), size)]
+    live = {tuple(group): _unit(cfg, group, prepared, hooks, epochs_fn) for group in groups}
     last: dict[int, float] = {}  # each seed's latest score; a diverged seed keeps -inf
     results: dict[int, TrialResult] = {}
     while live:
         rows = {}
-        for seed, epochs in list(live.items()):
+        for group, unit in list(live.items()):
             try:
-                rows[seed] = next(epochs)
-                last[seed] = seed_score(rows[seed], metric)
+                for seed, row in next(unit).items():
+                    rows[seed] = row
+                    last[seed] = seed_score(row, metric)
             except StopIteration as done:
-                results[seed] = done.value
-                del live[seed]
+                results.update(done.value)
+                del live[group]
         if not rows:
             break
         epoch = max(int(r["epoch"]) for r in rows.values())
