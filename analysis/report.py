@@ -52,8 +52,30 @@ def build_figures(results: Results, tables: dict) -> list[tuple[str, go.Figure]]
     return [(name, fig) for name, fig in candidates if fig is not None]
 
 
+def _plain(text):
+    """Text from the results as plotly shows it: its pseudo-HTML (<a href>, <b>, ...) escaped, the line breaks the
+    figures put between fields (<br>) kept."""
+    if not isinstance(text, str):
+        return text
+    return html.escape(text, quote=False).replace("&lt;br&gt;", "<br>")
+
+
+def escape_labels(fig: go.Figure) -> go.Figure:
+    """Legend names, hover texts and subplot titles come from model, task and study names: plotly renders HTML
+    in them (a name holding <a href> would be a live link in the legend), so it is escaped here, in one place."""
+    for trace in fig.data:
+        trace.name = _plain(trace.name)
+        hover = getattr(trace, "hovertext", None)
+        if hover is not None:
+            trace.hovertext = [_plain(t) for t in hover] if not isinstance(hover, str) else _plain(hover)
+    for note in fig.layout.annotations or ():
+        note.text = _plain(note.text)
+    return fig
+
+
 def _figure_html(name: str, fig: go.Figure, first: bool) -> str:
     # The first figure carries the whole plotly.js bundle inline (no CDN): the page opens offline.
+    fig = escape_labels(fig)
     return fig.to_html(
         full_html=False, include_plotlyjs=first, div_id=f"fig-{name}", config=_PLOTLY_CONFIG,
         default_width="100%",

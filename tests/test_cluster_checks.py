@@ -92,5 +92,5 @@ def test_the_probe_reports_what_a_node_lacks(tmp_path, monkeypatch):
     marker, model = tmp_path / "marker", tmp_path / "model"
     found = cluster.probe(["json", "no_such_package_xyz", "empty_pkg_xyz"], str(marker), [str(model)])
     assert found["missing"][0].startswith("no_such_package_xyz (ModuleNotFoundError)")
-    assert found["missing"][1].startswith("empty_pkg_xyz") and found["marker"] is False
+    assert found["missing"][1].startswith("empty_pkg_xyz") and found["storage"] == "not found"
     assert found["folders"] == [str(model)]

@@ -150,6 +150,56 @@ def test_refused_before_start_naming_node_and_what_is_missing(cluster):
     assert not (cluster.shared / "refused").exists() or not any((cluster.shared / "refused").rglob("*.csv"))
 
 
+def test_a_storage_uri_a_node_cannot_reach_is_refused_naming_the_node(cluster):
+    """An S3-compatible endpoint set only in the driver's environment (AWS_ENDPOINT_URL): the nodes' probes
+    cannot reach the bucket, so the sweep is refused before any trial starts, naming the node and the reason."""
+    port, bucket = 9720, "probe-bucket"
+    endpoint = f"http://{netns.OUTWARD}:{port}"
+    aws = {
+        "AWS_ACCESS_KEY_ID": "lora-sweep-test",
+        "AWS_SECRET_ACCESS_KEY": "lora-sweep-test-secret",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    server = cluster.popen(
+        [sys.executable, "-m", "moto.server", "-H", netns.OUTWARD, "-p", str(port)], cluster.root / "moto.log"
+    )
+    try:
+        create = f"import boto3; boto3.client('s3').create_bucket(Bucket='{bucket}')"
+        deadline = time.time() + 120
+        while cluster.run([sys.executable, "-c", create], env=cluster.head_env(**aws)).returncode != 0:
+            assert time.time() < deadline and server.poll() is None, (cluster.root / "moto.log").read_text()[-2000:]
+            time.sleep(0.5)
+        spec = lora_spec(cluster.root / "s3.yaml", cluster.shared_model)
+        proc, out, err = _refusal(
+            cluster,
+            "s3",
+            spec,
+            "--address",
+            ADDRESS,
+            "--storage",
+            f"s3://{bucket}/team",
+            env=driver_env(cluster, **aws),
+        )
+        code = proc.wait(timeout=400)
+        text = err.read_text()
+        lines = [line for line in text.splitlines() if line.startswith("error:")]
+        assert code == 2 and len(lines) == 1 and "Traceback" not in text, f"exit {code}\n{text[-3000:]}"
+        assert f"node {netns.OUTWARD} (" in lines[0] and "cannot reach the storage s3://probe-bucket/team" in lines[0]
+        assert cluster.worker_id[:12] in lines[0] or cluster.head_id[:12] in lines[0]
+        listing = (
+            "import boto3; print(sorted(o['Key'] for o in boto3.client('s3')"
+            f".list_objects_v2(Bucket='{bucket}').get('Contents', [])))"
+        )
+        left = cluster.run([sys.executable, "-c", listing], env=cluster.head_env(**aws))
+        # the marker removed (pyarrow leaves the empty "folder" object it deleted from); no trial wrote
+        assert left.stdout.strip() in ("[]", "['team/']"), left.stdout + left.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_job_submitted_sweep_runs_on_both_nodes(cluster):
     store = cluster.shared / "jobstore"
     # Trials long enough (seconds) that the worker's actor is up before the head's trial ends: Ray Tune would

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from lora_sweep.cli import terminal
 from lora_sweep.cli.args import verb_parser
 from lora_sweep.results.adapters import FILES, SETTINGS_FILE
 
@@ -42,10 +43,16 @@ def _read_record(folder: Path) -> dict:
     if not path.is_file():
         raise ValueError(f"{folder}: no {SETTINGS_FILE}; not a model a lora_sweep sweep exported")
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8"))
         record["settings"]["model"], record["settings"]["task"]
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+    settings = record["settings"]
+    if not isinstance(record, dict) or not isinstance(settings, dict):
+        raise ValueError(f"{path}: its settings are not a mapping; not a record a lora_sweep sweep wrote")
+    for key in ("model", "task"):
+        if not isinstance(settings[key], str) or not settings[key]:
+            raise ValueError(f"{path}: settings.{key} is {settings[key]!r}; must be a name")
     return record
 
 
@@ -72,9 +79,19 @@ def measure(folder: Path, glue_dir: str | None = None, model: str | None = None,
     record = _read_record(folder)
     settings = dict(record["settings"])
     settings["model"] = model or os.path.expanduser(settings["model"])
+    # A record from elsewhere does not choose where this command writes (a tokenized-data cache) or what it loads
+    # besides the export itself.
+    for key in ("cache_dir", "save_adapter", "init_adapter"):
+        settings.pop(key, None)
     cfg = TrialConfig.from_dict({**settings, "glue_dir": glue_dir, "device": device})
     data = train.prepare_data(cfg)
-    loaded = _load(folder, cfg, data.task.num_labels)
+    try:
+        loaded = _load(folder, cfg, data.task.num_labels)
+    except (ValueError, OSError):
+        raise
+    except Exception as err:  # noqa: BLE001 - PEFT, transformers and safetensors raise many types for bad files
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ValueError(f"{folder}: cannot load the exported weights ({type(err).__name__}: {reason})") from None
     target = train.pick_device(cfg.device)
     measured = train.evaluate(loaded.to(target), data.dev, data.task, cfg, data.pad_token_id, target)
     return {
@@ -93,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
-        print(f"error: {folder}: no such folder", file=sys.stderr)
+        terminal.error(f"{folder}: no such folder")
         return 2
     try:
         result = measure(folder, args.glue_dir, args.model, args.device)
     except (ValueError, OSError) as err:
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        terminal.error(f"{str(err).splitlines()[0]}")
         return 2
     print(json.dumps(result))
     return 0

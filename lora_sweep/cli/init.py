@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lora_sweep.cli import terminal
 from lora_sweep.cli.args import verb_parser
 from lora_sweep.spec import shipped
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             print(name)
         return 0
     if args.name not in shipped.names():
-        print(f"error: no shipped spec {args.name!r}; one of: {', '.join(shipped.names())}", file=sys.stderr)
+        terminal.error(f"no shipped spec {args.name!r}; one of: {', '.join(shipped.names())}")
         return 2
     sys.stdout.write((shipped.SHIPPED / f"{args.name}.yaml").read_text(encoding="utf-8"))
     return 0

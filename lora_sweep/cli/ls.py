@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from lora_sweep.cli import terminal
 from lora_sweep.cli.args import verb_parser
 
 EPILOG = """examples:
@@ -97,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
 
     where = args.storage if storage.is_uri(args.storage) else str(Path(args.storage).expanduser())
     if not storage.is_uri(where) and not Path(where).is_dir():
-        print(f"error: {args.storage}: no such folder", file=sys.stderr)
+        terminal.error(f"{args.storage}: no such folder")
         return 2
     try:
         entries = storage.entries(where)
     except (OSError, ValueError) as err:
-        print(f"error: {args.storage}: cannot list it ({(str(err).splitlines() or [''])[0][:200]})", file=sys.stderr)
+        terminal.error(f"{args.storage}: cannot list it ({(str(err).splitlines() or [''])[0][:200]})")
         return 2
     found = 0
     for name, is_dir in sorted(entries):

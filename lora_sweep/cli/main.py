@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from lora_sweep.cli import terminal
+
 VERBS = {  # verb: (module, what it does)
     "run": ("lora_sweep.cli.run", "run a sweep from a spec file or a shipped spec's name"),
     "train": ("lora_sweep.cli.train", "train and evaluate one configuration, no Ray (JSON line per epoch)"),
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if verb.endswith((".yaml", ".yml")):  # `lora-sweep SPEC ...`, as before there were verbs
             verb, rest = "run", argv
         else:
-            print(f"error: unknown verb {verb!r}; one of: {', '.join(VERBS)} (lora-sweep --help)", file=sys.stderr)
+            terminal.error(f"unknown verb {verb!r}; one of: {', '.join(VERBS)} (lora-sweep --help)")
             return 2
     from importlib import import_module
 

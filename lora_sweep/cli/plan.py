@@ -36,6 +36,39 @@ def parameter_counts(values: dict, configs: dict) -> lora.ParamCounts | str:
     return lora.count_parameters(model, heads)
 
 
+def study_memory(spec: SweepSpec) -> dict:
+    """study -> its trials' memory estimate (cluster/memory.py) at the study's largest batch and max_length, or
+    None where the model's config cannot be read here."""
+    from lora_sweep.cluster import memory
+
+    configs, counted, largest, out = {}, {}, {}, {}
+    for arm in space.arms(spec):
+        study = space.study_name(arm.base())
+        cfg, _ = space.trial_config({**arm.base(), "study": study})
+        batch, length = (max(cfg.batch_size, _high(arm, "batch_size")), max(cfg.max_length, _high(arm, "max_length")))
+        previous = largest.get(study, (0, 0))
+        largest[study] = (max(previous[0], batch), max(previous[1], length))
+        if study not in counted:
+            counted[study] = (cfg, parameter_counts({**arm.base(), "study": study}, configs))
+    for study, (cfg, counts) in counted.items():
+        config = configs.get((cfg.model, get_task(cfg.task).num_labels))
+        if isinstance(counts, str) or isinstance(config, str) or config is None:
+            out[study] = None
+            continue
+        batch, length = largest[study]
+        out[study] = memory.estimate(config, counts.total, counts.trainable, batch, length, len(spec.seeds))
+    return out
+
+
+def _high(arm, key: str) -> int:
+    """The largest value a sampled (distribution) setting can draw, 0 when the arm does not sample it."""
+    setting = arm.sampled.get(key)
+    if setting is None:
+        return 0
+    values = [v for v in (*setting.values, setting.high) if isinstance(v, (int, float))]
+    return int(max(values)) if values else 0
+
+
 def trials_per_study(spec: SweepSpec) -> Counter:
     """Tune trials (configurations) per study, as the sweep will create them."""
     if spec.algorithm == "grid":
@@ -75,11 +108,19 @@ def plan_lines(spec: SweepSpec) -> list[str]:
     searched = space.searched_settings(spec)
     if searched:
         lines.append("searched: " + "; ".join(f"{k} {space.describe_searched(v)}" for k, v in searched.items()))
-    lines.append(f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}")
+    header = f"{'study':<42} {'trials':>6} {'cpu':>4} {'gpu':>4} {'LoRA-only':>11} {'trainable':>12} {'total':>13}"
+    lines.append(header + f" {'memory':>9}")
+    estimates = study_memory(spec)
     for study, arm, counts in study_counts(spec):
         if isinstance(counts, str):
             numbers = f"{counts:>38}"
         else:
             numbers = f"{counts.lora:>11,} {counts.trainable:>12,} {counts.total:>13,}"
+        need = estimates.get(study)
+        numbers += f" {need.total / 2**30:>5.1f} GiB" if need else f" {'n/a':>9}"
         lines.append(f"{study:<42} {per_study[study]:>6} {arm.variant.cpu:>4g} {arm.variant.gpu:>4g} {numbers}")
+    lines.append("memory: a trial's estimate (weights and AdamW state per seed, gradients, activations at the largest")
+    lines.append(
+        "  batch and max_length, 1 GiB overhead); --dry-run warns, a run refuses what this machine cannot hold"
+    )
     return lines

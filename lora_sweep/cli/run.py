@@ -8,11 +8,12 @@ import shlex
 import signal
 import sys
 
+from lora_sweep.cli import terminal
 from lora_sweep.cli.args import verb_parser
 from lora_sweep.cluster import ray_ports
 from lora_sweep.results import storage
 from lora_sweep.results.folder import OverwriteRefused
-from lora_sweep.spec import optuna_store, redact, shipped
+from lora_sweep.spec import optuna_store, redact, shipped, space
 from lora_sweep.spec.spec import SpecError, SweepSpec, load_spec
 
 EPILOG = """examples:
@@ -77,6 +78,7 @@ def check_local_resources(spec: SweepSpec) -> None:
                 f"resources.cpu: a {v.method} trial asks for {v.cpu:g} CPUs but this machine has {cpus}; "
                 f"must be <= {cpus}, or give ray.address (--address) of a larger cluster"
             )
+    _check_local_memory(spec)
     if any(v.gpu > 0 for v in variants):
         import torch  # only when a GPU is asked for: importing torch takes seconds
 
@@ -87,6 +89,30 @@ def check_local_resources(spec: SweepSpec) -> None:
                     f"resources.gpu: a {v.method} trial asks for {v.gpu:g} GPUs but this machine has {gpus}; "
                     f"must be <= {gpus}, or give ray.address (--address) of a cluster with GPUs"
                 )
+
+
+def _check_local_memory(spec: SweepSpec) -> None:
+    """Each study's trial memory estimate (cluster/memory.py) against this machine's memory, and against its
+    smallest GPU's for trials that ask for a GPU (device auto or cuda)."""
+    from lora_sweep.cli.plan import study_memory
+    from lora_sweep.cluster import memory
+
+    estimates = study_memory(spec)
+    ram = memory.machine_bytes()
+    gpu_studies = (
+        {space.study_name(arm.base()) for arm in space.arms(spec) if arm.variant.gpu > 0}
+        if any(v.gpu > 0 for e in spec.experiments for v in e.variants)
+        else set()
+    )
+    vram = memory.gpu_bytes() if gpu_studies else None
+    for study, need in estimates.items():
+        if need is None:
+            continue
+        reason = memory.refusal(study, need, ram, "this machine") if ram else None
+        if reason is None and study in gpu_studies and vram:
+            reason = memory.refusal(study, need, vram, "its GPU")
+        if reason:
+            raise SpecError(reason)
 
 
 def _print_best(trials, seeds: int) -> None:
@@ -128,11 +154,19 @@ def _dry_run(spec: SweepSpec) -> int:
     from lora_sweep.cli.plan import plan_lines
 
     print("\n".join(plan_lines(spec)))
-    try:
-        check_local_resources(spec)
-    except SpecError as err:  # the plan may be meant for a cluster: say so, but a dry run still succeeds
-        print(f"warning: {err}", file=sys.stderr)
+    for check in (check_present, check_local_resources):
+        try:
+            check(spec)
+        except SpecError as err:  # the plan may be meant for a cluster, or for later: say so; a dry run succeeds
+            print(f"warning: {terminal.escaped(str(err))}", file=sys.stderr)
     return 0
+
+
+def check_present(spec: SweepSpec) -> None:
+    """The files trials will read (init_adapter, GLUE) and a local GPU for a cuda device (trial_inputs.py)."""
+    from lora_sweep.cluster import trial_inputs
+
+    trial_inputs.check_present(spec, local=not (spec.address or os.environ.get("RAY_ADDRESS")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,19 +186,19 @@ def _main(argv: list[str] | None) -> int:
         spec = _checked_spec(args)
         if args.dry_run:
             return _dry_run(spec)
+        check_present(spec)
         check_local_resources(spec)
         ray_ports.check_local_auth(spec)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     except Exception as err:  # noqa: BLE001 - no input may end in a traceback; --debug shows it
         if args.debug:
             raise
         what = (str(err).strip().splitlines() or [""])[0][:200]
-        print(
-            f"error: unexpected {type(err).__name__} while checking {args.spec}: {what}; look at the spec's keys "
+        terminal.error(
+            f"unexpected {type(err).__name__} while checking {args.spec}: {what}; look at the spec's keys "
             "(README, 'The spec'), or rerun with --debug for the traceback",
-            file=sys.stderr,
         )
         return 2
     from lora_sweep.sweep import driver as sweep  # imports Ray: only past validation
@@ -174,28 +208,35 @@ def _main(argv: list[str] | None) -> int:
         resumable = args.resume and sweep.can_resume(spec)
         exists = not args.resume and storage.has_entries(out)
     except OSError as err:
-        print(f"error: storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}", file=sys.stderr)
+        terminal.error(f"storage: cannot read {out}: {(str(err).splitlines() or [''])[0][:300]}")
         return 2
     if args.resume and not resumable:
-        print(f"error: --resume: no interrupted sweep named '{spec.name}' under {spec.storage}", file=sys.stderr)
+        terminal.error(f"--resume: no interrupted sweep named '{spec.name}' under {spec.storage}")
         return 2
+    if args.resume:
+        from lora_sweep.results import resume_files
+
+        try:  # what the first run wrote, read back before Ray starts (resume_files.py)
+            resume_files.check(out, spec.name)
+        except (resume_files.ResumeRefused, OSError) as err:
+            terminal.error(f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
+            return 2
     if exists:
         if not args.overwrite:
-            print(
-                f"error: results folder {out} exists; use --resume to continue it, --name NAME for a new "
+            terminal.error(
+                f"results folder {out} exists; use --resume to continue it, --name NAME for a new "
                 "sweep, or --overwrite to replace it",
-                file=sys.stderr,
             )
             return 2
         try:
             sweep.remove_results(spec)
         except OverwriteRefused as err:
-            print(f"error: {err}", file=sys.stderr)
+            terminal.error(f"{err}")
             return 2
     try:
         optuna_store.check_fresh(spec, args.resume, args.overwrite)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     from lora_sweep.results import provenance
 
@@ -208,18 +249,18 @@ def _run(sweep, spec: SweepSpec, args) -> int:
     try:
         outcome = sweep.run_sweep(spec, args.spec, resume=args.resume)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     trials = outcome.trials
     print(f"results: {outcome.results_dir} (trials.csv, epochs.csv, spec.yaml, versions.json, runs.jsonl)")
-    if outcome.interrupted:
+    resume = "lora-sweep run " + shlex.join([args.typed, "--name", spec.name, "--storage", spec.storage, "--resume"])
+    if outcome.interrupted or outcome.unfinished:
         counts = trials["status"].value_counts().to_dict() if len(trials) else {}
         print("trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-        print(
-            f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with "
-            "lora-sweep run " + shlex.join([args.typed, "--name", spec.name, "--storage", spec.storage, "--resume"]),
-            file=sys.stderr,
-        )
+        if not outcome.interrupted:  # e.g. Ray stopped trials it could not run: no signal is claimed
+            terminal.error(f"some trials did not finish, no signal received; resume with {resume}")
+            return 1
+        print(f"interrupted ({signal.Signals(outcome.interrupted).name}): resume with {resume}", file=sys.stderr)
         return 128 + int(outcome.interrupted)
     if outcome.report:
         print(f"report: {outcome.report}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lora_sweep.cli import terminal
 from lora_sweep.spec.spec import SpecError, load_spec
 
 BYTES_PER_TRAINABLE = 3 * 4  # float32 weights + AdamW's exp_avg and exp_avg_sq
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = study_rows(spec)
         peak = peak_bytes(rows, spec.max_concurrent, args.gpus)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     print(f"{'study':<44} {'trials':>6} {'gpu':>4} {'trainable':>13} {'GB per running trial':>21}")
     for r in rows:

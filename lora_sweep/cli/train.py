@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import fields
 
+from lora_sweep.cli import terminal
 from lora_sweep.cli.args import verb_parser
 from lora_sweep.cli.trial_help import flag_help
 from lora_sweep.trial.config import TrialConfig
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
         prepared = prepare_data(cfg)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     last: dict = {}
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train_and_evaluate(cfg, emit, prepared=prepared, progress=stderr_progress(sys.stderr))
     except AdapterError as err:  # an --init-adapter that does not fit: found once the model is built
-        print(f"error: {err}", file=sys.stderr)
+        terminal.error(f"{err}")
         return 2
     print(
         json.dumps(

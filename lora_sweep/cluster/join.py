@@ -4,7 +4,8 @@
   analysis packages), with the environment variables a trial needs (TRAVEL): a worker node needs only the
   third-party packages, as on a cluster built from one image.
 - Before anything starts, a probe task pinned to each node (NodeAffinitySchedulingStrategy) checks that node: the
-  third-party packages import, a local storage folder is the driver's (a marker file the driver wrote is seen),
+  third-party packages import, the storage is the driver's (a marker the driver wrote is seen: a local folder, or
+  a URI reached from that node, storage_probe.py),
   local model folders exist. Resources are compared per node (a trial must fit on one node), not with the
   cluster's totals. Every failure is one SpecError line naming the node and what is missing.
 
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from pathlib import Path
 
+from lora_sweep.cluster import storage_probe
+from lora_sweep.spec.redact import redact
 from lora_sweep.spec.spec import RAY_CLIENT_REFUSED, SpecError, SweepSpec
 
 # Environment variables a trial reads, sent to every worker where set here (HF_TOKEN's value is never printed).
@@ -77,8 +78,11 @@ def node_name(node: dict) -> str:
 
 
 def probe(packages: list[str], marker: str | None, folders: list[str]) -> dict:
-    """Runs on one node: the packages that do not import, whether the marker is there, the folders that are not."""
+    """Runs on one node: the packages that do not import, whether the storage marker is seen (None) or why not,
+    the folders that are not there."""
     import importlib
+
+    from lora_sweep.cluster import storage_probe
 
     missing = []
     for name in packages:
@@ -91,7 +95,7 @@ def probe(packages: list[str], marker: str | None, folders: list[str]) -> dict:
             missing.append(f"{name} (no such package, only a folder)")
     return {
         "missing": missing,
-        "marker": marker is None or os.path.exists(marker),
+        "storage": storage_probe.seen(marker) if marker else None,
         "folders": [f for f in folders if not os.path.isfile(os.path.join(f, "config.json"))],
     }
 
@@ -112,11 +116,12 @@ def check_nodes(spec: SweepSpec, storage: str, log=print) -> None:
 
     nodes = alive_nodes()
     folders = sorted({e.model for e in spec.experiments if e.model.startswith("/")})
-    marker = None
-    if local_storage(storage):
-        Path(storage).mkdir(parents=True, exist_ok=True)
-        marker = os.path.join(storage, f".lora_sweep_probe_{uuid.uuid4().hex}")
-        Path(marker).write_text("written by the driver; each node looks for it (lora_sweep.cluster.join)\n")
+    try:  # a folder or a URI: every node must see this marker (storage_probe.py)
+        marker = storage_probe.place(storage)
+    except OSError as err:
+        raise SpecError(
+            f"storage: cannot write {storage} from this driver ({str(err).splitlines()[0][:200]})"
+        ) from None
     try:
         task = ray.remote(num_cpus=0, max_retries=0)(probe)
         pending = {
@@ -140,8 +145,7 @@ def check_nodes(spec: SweepSpec, storage: str, log=print) -> None:
                 raise SpecError(f"{where} failed the pre-start check: {reason}") from None
             _refuse(spec, pending[ref], found, storage)
     finally:
-        if marker:
-            Path(marker).unlink(missing_ok=True)
+        storage_probe.remove(marker)
     log(f"[lora_sweep] checked {len(nodes)} node{'s' * (len(nodes) > 1)}: packages, storage and model folders")
 
 
@@ -152,10 +156,16 @@ def _refuse(spec: SweepSpec, node: dict, found: dict, storage: str) -> None:
             f"{where} lacks the packages {', '.join(found['missing'])}; install them on every node "
             "(the project's own code is sent by the driver)"
         )
-    if not found["marker"]:
+    if found["storage"] and local_storage(storage):
         raise SpecError(
             f"{where} does not see the storage folder {storage} that this driver writes (not shared); give a folder "
             "every node mounts (--storage /nfs/...) or a cloud URI (--storage s3://bucket/prefix)"
+        )
+    if found["storage"]:
+        raise SpecError(
+            f"{where} cannot reach the storage {redact(storage)} that this driver writes ({found['storage']}); give "
+            "every node the same endpoint and credentials (AWS_ENDPOINT_URL, AWS_* or ~/.aws there), or storage "
+            "every node reaches"
         )
     for folder in found["folders"]:
         users = [e for e in spec.experiments if e.model == folder]

@@ -32,8 +32,11 @@ class ModelShape:
 
 
 def check(spec: SweepSpec) -> None:
+    from lora_sweep.cluster import trial_inputs
+
     check_storage(spec.storage, spec.name)
     check_models(spec)
+    trial_inputs.check(spec)
 
 
 def _values(setting: Setting | None) -> list:

@@ -7,10 +7,12 @@ limits is a one-line SpecError naming the key and the allowed range.
 from __future__ import annotations
 
 import math
+import re
 
 from lora_sweep.spec.errors import SpecError
 
 MAX_TRIALS = 10_000  # search.max_trials: the default ceiling on grid x num_samples x seeds
+MAX_SPEC_BYTES = 256 * 1024  # a spec file's size: shipped specs are 1-3 KB
 MAX_DEPTH = 32  # nesting levels of the spec's mappings and lists
 INT64 = 2**63 - 1  # any integer anywhere (C's long)
 INT32 = 2**31 - 1  # sizes and counts handed to torch, numpy or Ray
@@ -79,7 +81,7 @@ def max_trials(search: dict) -> int:
     return value
 
 
-def _too_many(count: int, detail: str, limit: int) -> Exception:
+def too_many(count: int, detail: str, limit: int) -> Exception:
     return _limit_error(
         f"search: {f'{count:,}' if count < 10**30 else _show(count)} trials planned ({detail}); the limit is "
         f"search.max_trials = {limit:,}: shrink the grid, or raise it (--set search.max_trials={count})"
@@ -90,7 +92,7 @@ def seed_count(count: int, search: dict) -> int:
     """`seeds: N`: refused before range(N) is built when N alone passes the trial limit."""
     limit = max_trials(search)
     if count > limit:
-        raise _too_many(count, f"seeds {_show(count)}", limit)
+        raise too_many(count, f"seeds {_show(count)}", limit)
     return count
 
 
@@ -108,7 +110,7 @@ def check_trial_count(experiments, search: dict, algorithm: str, num_samples: in
     limit = max_trials(search)
     count, arms = count_trials(experiments, algorithm, num_samples, seeds)
     if count > limit:
-        raise _too_many(count, f"{arms:,} grid points x num_samples {num_samples:,} x {seeds} seeds", limit)
+        raise too_many(count, f"{arms:,} grid points x num_samples {num_samples:,} x {seeds} seeds", limit)
     return count
 
 
@@ -125,3 +127,25 @@ def valid_address(address: str) -> bool:
         and 1 <= int(port) <= 65535
         and not any(c.isspace() or c in "/?#@[]" for c in host.replace("::", "").replace(":", ""))
     )
+
+
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def valid_host(host: str) -> bool:
+    """An IP address or a DNS host name (labels of letters, digits and '-', at most 253 characters): what Ray's
+    dashboard can bind to. Anything else (spaces, quotes, a URL) would fail inside ray.init."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return 0 < len(host) <= 253 and all(HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split("."))
+
+
+def ray_quantity(amount: float) -> bool:
+    """Ray keeps resource amounts in units of 0.0001: a request below that becomes 0 (or is refused)."""
+    units = amount * 10_000
+    return units >= 1 and abs(units - round(units)) < 1e-6

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lora_sweep.spec import limits, tracking
+from lora_sweep.spec import duplicates, limits, shape_count, tracking
 from lora_sweep.spec.errors import SpecError
 from lora_sweep.spec.optuna_store import check_url
 from lora_sweep.trial.config import LORA_ONLY, METHODS, ConfigError, TrialConfig, suggest
@@ -241,6 +241,9 @@ def parse_variant(raw, train: dict, resources: dict, where: str) -> Variant:
     gpu = _number(res.get("gpu", 0), f"{where}.resources.gpu")
     if cpu <= 0 or gpu < 0:
         _fail(f"{where}.resources", f"cpu must be > 0 and gpu >= 0, got cpu={cpu}, gpu={gpu}")
+    for key, amount in (("cpu", cpu), ("gpu", gpu)):
+        if amount and not limits.ray_quantity(amount):
+            _fail(f"{where}.resources.{key}", f"got {amount}; Ray counts resources in steps of 0.0001: use one")
     return Variant(method, settings, cpu, gpu)
 
 
@@ -399,7 +402,7 @@ def parse_ray(raw: dict) -> dict:
     if address is not None and address.startswith("ray://"):
         _fail("ray.address", RAY_CLIENT_REFUSED.format(address=address))
     host = ray_cfg.get("dashboard_host", "127.0.0.1")
-    if not isinstance(host, str) or not host:
+    if not isinstance(host, str) or not limits.valid_host(host):
         _fail("ray.dashboard_host", f"got {host!r}; must be a host name or IP address")
     include = ray_cfg.get("include_dashboard", True)
     if not isinstance(include, bool):
@@ -430,6 +433,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
         _fail("spec", f"must be a YAML mapping, got {type(raw).__name__}")
     _check_keys(raw, TOP_KEYS, "")
     limits.check_values(raw)  # nesting, integer widths: before anything walks the spec recursively
+    shape_count.check(raw)  # the trial count from the spec's shape: before anything is built (aliases, big grids)
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not NAME.fullmatch(name):
         _fail(
@@ -438,6 +442,7 @@ def parse_spec(raw, default_name: str) -> SweepSpec:
             "(letters, digits, '.', '_', '-'; starting with a letter or digit)",
         )
     experiments = parse_experiments(raw)
+    duplicates.check(experiments)
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
         _fail("storage", f"got {storage!r}; must be a path or URI")
@@ -498,6 +503,9 @@ def apply_override(raw: dict, assignment: str, literal: bool = False) -> None:
         else:
             if isinstance(node, dict) and key not in node:
                 node[key] = {}
+            if isinstance(node[key], (dict, list)):
+                # A YAML alias shares one object between places: copy the path, so only the place named changes.
+                node[key] = copy.copy(node[key])
             node = node[key]
 
 
@@ -505,6 +513,12 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec: no such file {path}")
+    size = path.stat().st_size
+    if size > limits.MAX_SPEC_BYTES:  # PyYAML parses about 300 KB a second: refuse before, not after, the wait
+        raise SpecError(
+            f"spec {path}: {size:,} bytes; at most {limits.MAX_SPEC_BYTES:,} (a sweep's spec needs a few KB; "
+            "a grid of thousands of values is better a distribution, e.g. {loguniform: [1e-5, 1e-3]})"
+        )
     try:
         return parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as err:

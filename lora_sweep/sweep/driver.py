@@ -29,7 +29,7 @@ from lora_sweep.results import folder as results_folder
 from lora_sweep.results import rows as results
 from lora_sweep.spec import optuna_store, redact, space
 from lora_sweep.spec.spec import SpecError, SweepSpec
-from lora_sweep.sweep import checkpoints, dashboard_names, progress, progress_board, state_snapshot
+from lora_sweep.sweep import checkpoints, dashboard_names, progress, progress_board, relocate, state_snapshot
 from lora_sweep.sweep.scheduler import FairASHA, flush_all
 from lora_sweep.sweep.trial_body import run_trial, share_data
 from lora_sweep.sweep.write_schedule import WriteSchedule
@@ -50,6 +50,7 @@ class SweepOutcome:
     trials: object  # pandas.DataFrame
     report: Path | str | None
     interrupted: int | None = None  # the signal that stopped the sweep (SIGINT or SIGTERM), if one did
+    unfinished: bool = False  # trials left interrupted or pending although no signal was received
 
 
 def results_dir(spec: SweepSpec) -> Path | str:
@@ -205,7 +206,7 @@ def _resources(config: dict) -> dict:
 
 
 def make_tune_config(spec: SweepSpec) -> tune.TuneConfig:
-    scheduler = None
+    scheduler = relocate.FollowStorage()  # FIFO; a resumed sweep's trials follow a moved results folder
     if spec.scheduler:
         s = spec.scheduler
         state = storage.join(results_dir(spec), ASHA_STATE)
@@ -488,6 +489,8 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
             if restored:
                 log(f"[lora_sweep] resuming from the experiment state saved in {state_snapshot.ARCHIVE}")
             tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=False)
+            # The first run's callbacks and scheduler name its folder: write to this one (relocate.py).
+            relocate.retarget(tuner, out, storage_path(spec), spec.name, storage.join(out, ASHA_STATE))
         else:
             run_config = tune.RunConfig(
                 name=spec.name,
@@ -518,11 +521,12 @@ def run_sweep(spec: SweepSpec, spec_path: str, resume: bool = False, log=print) 
         trials = tables[0] if tables is not None else results.build_tables([])[0]
     finally:
         stop_ray()
-    # Ray Tune returns normally on Ctrl-C; trials it had not finished say that a signal stopped the sweep.
-    interrupted = STOP.received or (signal.SIGINT if _unfinished(trials) else None)
-    if tables is not None and not interrupted:  # an interrupted sweep keeps its trials' best weights for --resume
+    # Ray Tune returns normally on Ctrl-C (STOP saw the signal). Unfinished trials without a signal are reported as
+    # such, never as a signal that was not sent.
+    interrupted, unfinished = STOP.received, _unfinished(trials)
+    if tables is not None and not (interrupted or unfinished):  # unfinished trials keep their weights for --resume
         _export_adapters(out, tables, log)
-    return SweepOutcome(out, trials, _build_report(out, log), interrupted)
+    return SweepOutcome(out, trials, _build_report(out, log), interrupted, unfinished and not interrupted)
 
 
 def _export_adapters(out, tables, log) -> None:

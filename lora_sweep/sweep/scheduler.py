@@ -25,9 +25,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 
 from lora_sweep.results import storage
+from lora_sweep.sweep.relocate import FollowStorage
 
 FLOOR = -1e30  # a diverged configuration's -inf, kept finite so quantiles stay defined
 _LIVE: list[FairASHA] = []  # the schedulers of this driver process (a resumed one is unpickled, not constructed)
@@ -50,7 +51,7 @@ def milestones(max_t: int, grace_period: int, reduction_factor: float) -> list[i
     return [int(grace_period * reduction_factor**k) for k in range(count)]
 
 
-class FairASHA(FIFOScheduler):
+class FairASHA(FollowStorage):
     def __init__(self, max_t: int, grace_period: int, reduction_factor: float, state_file: str | Path | None = None):
         super().__init__()
         self.max_t, self.reduction_factor = max_t, reduction_factor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 
 from lora_sweep.trial.tasks import TASKS, get_task
@@ -16,6 +17,8 @@ PRECISIONS = ("auto", "fp32", "bf16")  # as precision.PRECISIONS; config.py stay
 
 METHODS = ("full", "lora", "head", "bitfit")
 LORA_ONLY = ("r", "alpha", "dropout", "target_modules", "init_adapter")
+MIN_LENGTH, MIN_LENGTH_PAIR = 4, 8  # shortest max_length: special tokens plus a token per sentence
+FOLDER_KEYS = ("init_adapter", "glue_dir", "cache_dir", "save_adapter")  # settings naming a folder
 
 # Default learning rates per method when a config gives none. LoRA: paper Table 9 (RoBERTa-base, 4e-4 to 5e-4);
 # full fine-tuning: the usual 1e-5..5e-5 range for BERT-style models; head-only and BitFit train few weights
@@ -123,6 +126,18 @@ class TrialConfig:
                 "a non-empty hub revision (branch, tag or commit; quote it in YAML) or null",
             )
         _check(isinstance(self.group_by_length, bool), "group_by_length", self.group_by_length, "true or false")
+        if _is_int(self.max_length) and self.max_length >= 1:
+            # The tokenizer adds [CLS] and a [SEP] per sentence (RoBERTa two between a pair) and ignores a max_length
+            # below those: each sentence keeps at least a token past them, or the setting does nothing.
+            pair = len(_task_or_none(self.task).text_columns) > 1 if _task_or_none(self.task) else False
+            least = MIN_LENGTH_PAIR if pair else MIN_LENGTH
+            _check(
+                self.max_length >= least,
+                "max_length",
+                self.max_length,
+                f"an integer >= {least} for {'sentence pairs' if pair else 'single sentences'} (special tokens "
+                "take the rest)",
+            )
         for key in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, key)
             _check(value is None or (_is_int(value) and value >= 1), key, value, "an integer >= 1 or null")
@@ -141,11 +156,19 @@ class TrialConfig:
         _check(self.precision in PRECISIONS, "precision", self.precision, "auto, fp32 or bf16")
         _check(_is_int(self.pack) and self.pack >= 1, "pack", self.pack, "an integer >= 1 (1: no packing)")
         _check(
-            self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
+            isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,3})?", self.device) is not None,
             "device",
             self.device,
-            "auto, cpu, cuda or cuda:N",
+            "auto, cpu, cuda or cuda:N (N a GPU index)",
         )
+        for key in FOLDER_KEYS:  # a number or a list here would fail inside the trial, after Ray started
+            value = getattr(self, key)
+            _check(
+                value is None or (isinstance(value, str) and value.strip() != "" and "\x00" not in value),
+                key,
+                value,
+                "a folder path (a string) or null",
+            )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrialConfig:
@@ -161,6 +184,13 @@ class TrialConfig:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _task_or_none(name):
+    try:
+        return get_task(name)
+    except ValueError:  # reported by _canonical_task
+        return None
 
 
 def _canonical_task(name) -> str:

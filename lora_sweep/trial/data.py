@@ -73,7 +73,10 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise GlueDataError(f"{path} is empty")
     # QUOTE_NONE: GLUE texts contain bare '"' characters that are part of the sentence.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
-    return [(reader.line_num, row) for row in reader]
+    try:
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as err:  # a field past csv.field_size_limit() (131,072 characters): no sentence is that long
+        raise GlueDataError(f"{path}, line {reader.line_num}: {err}; not a GLUE file") from None
 
 
 def _parse_label(task: GlueTask, layout: _Layout, raw: str, where: str) -> int | float:

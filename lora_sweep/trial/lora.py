@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lora_sweep.trial import tensor_checks
 from lora_sweep.trial.atomic import atomic_write, atomic_write_text
 
 # PEFT prefixes every key of a saved adapter with this (peft.utils.save_and_load).
@@ -217,6 +218,8 @@ def load_trainable_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) 
     unknown = sorted(set(state) - set(params))
     if unknown:
         raise ValueError(f"checkpoint has parameters the model lacks: {', '.join(unknown[:5])}")
+    # only what trains is in a checkpoint, each tensor of its parameter's shape and a float (tensor_checks.py)
+    tensor_checks.check(state, params, "checkpoint", allowed=lambda name: params[name].requires_grad)
     with torch.no_grad():
         for name, value in state.items():
             params[name].copy_(value)
@@ -272,6 +275,17 @@ class AdapterError(ValueError):
     """A warm-start adapter that does not fit the trial: one line naming the mismatch."""
 
 
+def _check_adapter_config(config, path) -> None:
+    """adapter_config.json from elsewhere: a mapping whose r, lora_alpha and target_modules have PEFT's types."""
+    if not isinstance(config, dict):
+        raise AdapterError(f"init_adapter: {path} holds a JSON {type(config).__name__}; must be a mapping (PEFT's)")
+    targets = config.get("target_modules")
+    if targets is not None and not (
+        isinstance(targets, str) or (isinstance(targets, list) and all(isinstance(t, str) for t in targets))
+    ):
+        raise AdapterError(f"init_adapter: {path}: target_modules is {targets!r}; must be a name or a list of names")
+
+
 def load_adapter(
     model: nn.Module,
     directory: str | os.PathLike,
@@ -292,8 +306,9 @@ def load_adapter(
             raise AdapterError(f"init_adapter: no {required.name} in {directory}")
     try:
         saved_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise AdapterError(f"init_adapter: unreadable {config_path}: {err}") from None
+    except (OSError, ValueError) as err:  # JSON errors and UnicodeDecodeError are ValueErrors
+        raise AdapterError(f"init_adapter: unreadable {config_path}: {str(err).splitlines()[0][:160]}") from None
+    _check_adapter_config(saved_config, config_path)
     ours = _lora_config(model)
     for key, label in (("r", "rank r"), ("lora_alpha", "alpha")):
         if saved_config.get(key) != ours[key]:
@@ -320,9 +335,16 @@ def load_adapter(
         raise AdapterError(
             f"init_adapter: the adapter in {directory} lacks LoRA tensor {absent[0]} ({len(absent)} missing)"
         )
-    homeless = sorted(n for n in saved if n not in params)
-    if homeless:
-        raise AdapterError(f"init_adapter: adapter tensor {homeless[0]} in {directory} has no place in this model")
+    try:  # names (LoRA and head only: never a frozen base weight), dtypes and shapes (tensor_checks.py)
+        tensor_checks.check(
+            dict(sorted(saved.items())),
+            params,
+            f"init_adapter {directory}",
+            allowed=lambda n: is_lora_param(n) or in_head(n, heads),
+            reshaped_ok=lambda n: in_head(n, heads),
+        )
+    except tensor_checks.TensorRefused as err:
+        raise AdapterError(str(err)) from None
     loaded, skipped = [], []
     with torch.no_grad():
         for name, value in saved.items():
