@@ -308,9 +308,17 @@ def _completed(out) -> set[str]:
 
 
 def _result_lines(out, trial_id: str) -> int:
-    number = trial_id.rsplit("_", 1)[-1]  # trial folders are trial_<number>_<study> (lora_sweep/progress.py)
-    folder = next(p for p in out.iterdir() if p.is_dir() and p.name.startswith(f"trial_{number}_"))
-    return len((folder / "result.json").read_text().splitlines())
+    """Lines of the trial's result.json in the results folder (0 before Ray has synced it there)."""
+    number = trial_id.rsplit("_", 1)[-1]  # trial folders are trial_<number>_<study> (sweep/progress.py)
+    folder = next((p for p in out.iterdir() if p.is_dir() and p.name.startswith(f"trial_{number}_")), None)
+    path = folder / "result.json" if folder else None
+    return len(path.read_text().splitlines()) if path and path.is_file() else 0
+
+
+def _completed_and_synced(out) -> set[str]:
+    """Trials the tables record as completed whose result.json Ray has already copied to the results folder
+    (our tables are written as results arrive; Ray syncs its trial files when it saves its state)."""
+    return {t for t in _completed(out) if _result_lines(out, t)}
 
 
 def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
@@ -326,12 +334,12 @@ def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
     out = store / "tiny"
     driver = start_cli([str(spec), "--storage", str(store)], glue, tmp_path / "first.log")
     deadline = time.time() + 240
-    while len(_completed(out)) < 2 and time.time() < deadline and driver.poll() is None:
+    while len(_completed_and_synced(out)) < 2 and time.time() < deadline and driver.poll() is None:
         time.sleep(0.5)
     assert driver.poll() is None, "the sweep ended before it could be interrupted"
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
-    before = _completed(out)
+    before = _completed_and_synced(out)
     assert len(before) >= 2
     lines_before = {t: _result_lines(out, t) for t in before}
 
