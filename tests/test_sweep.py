@@ -315,12 +315,6 @@ def _result_lines(out, trial_id: str) -> int:
     return len(path.read_text().splitlines()) if path and path.is_file() else 0
 
 
-def _completed_and_synced(out) -> set[str]:
-    """Trials the tables record as completed whose result.json Ray has already copied to the results folder
-    (our tables are written as results arrive; Ray syncs its trial files when it saves its state)."""
-    return {t for t in _completed(out) if _result_lines(out, t)}
-
-
 def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
     model, glue = world
     spec = write_spec(
@@ -334,14 +328,13 @@ def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
     out = store / "tiny"
     driver = start_cli([str(spec), "--storage", str(store)], glue, tmp_path / "first.log")
     deadline = time.time() + 240
-    while len(_completed_and_synced(out)) < 2 and time.time() < deadline and driver.poll() is None:
+    while len(_completed(out)) < 2 and time.time() < deadline and driver.poll() is None:
         time.sleep(0.5)
     assert driver.poll() is None, "the sweep ended before it could be interrupted"
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
-    before = _completed_and_synced(out)
+    before = _completed(out)
     assert len(before) >= 2
-    lines_before = {t: _result_lines(out, t) for t in before}
 
     done = run_cli([str(spec), "--storage", str(store), "--resume"], glue)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -351,5 +344,6 @@ def test_resume_after_sigkill_finishes_without_rerunning(world, tmp_path):
     assert (trials["status"] == "completed").all()
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     assert len(epochs) == 6 * 3
-    # Finished trials were not run again: Ray appended no result to them.
-    assert {t: _result_lines(out, t) for t in before} == lines_before
+    # Finished trials were not run again: their result.json holds one line per epoch, none appended. (Counted
+    # after the resume: at the kill, Ray may not yet have copied a just-finished trial's file to the folder.)
+    assert {t: _result_lines(out, t) for t in before} == {t: 3 for t in before}
