@@ -22,9 +22,8 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from lora_sweep.spec import space
-
 from lora_sweep.results import storage
+from lora_sweep.spec import space
 
 FOLDER = "adapters"
 TRIALS = ".trials"

@@ -45,7 +45,6 @@ RUNS_FILE = "runs.jsonl"
 VERSIONS_FILE = "versions.json"
 
 
-
 def package_versions() -> dict[str, str | None]:
     versions = {}
     for name in VERSION_PACKAGES:
