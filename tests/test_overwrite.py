@@ -218,3 +218,20 @@ def test_name_storage_and_address_are_taken_literally(tmp_path, capsys, cli, nam
     assert cli([str(SMOKE), "--dry-run", "--name", name, "--storage", "~", "--address", "10:59"]) == 0
     out = capsys.readouterr().out.splitlines()[0]
     assert out.startswith(f"sweep {name}:") and "storage ~," in out and "Ray 10:59" in out, out
+
+
+def test_every_file_the_report_writes_is_known_as_lora_sweeps(tmp_path):
+    """--overwrite removes only what lora_sweep wrote: every table and page the analysis writes into a results
+    folder is on that list (a new table missing from it made --overwrite refuse a sweep's own folder)."""
+    import shutil
+
+    from analysis.report import main as report
+    from lora_sweep.results.folder import WRITTEN, _matches
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    shutil.copy(REPO / "docs" / "smoke_trials.csv", folder / "trials.csv")
+    assert report([str(folder)]) == 0
+    written = sorted(p.name for p in folder.iterdir())
+    assert "paper_table.tex" in written and "report.html" in written
+    assert [name for name in written if not _matches(name, WRITTEN)] == []

@@ -35,6 +35,11 @@ WRITTEN = (
     "search_health.md",
     "asha_budget.csv",
     "asha_budget.md",
+    "incomplete_configurations.csv",
+    "incomplete_configurations.md",
+    "paper_table.md",  # the paper-style table (analysis/paper_table.py)
+    "paper_table.tex",
+    "paper_table.csv",
     "spec.yaml",
     "versions.json",
     MARKER,

@@ -21,9 +21,15 @@ class ProgressBoard:
         return dict(self.lines)
 
 
-def start():
-    """On the driver, before the trials start: the board (the same one again on --resume)."""
-    return ProgressBoard.options(name=NAME, get_if_exists=True).remote()
+def start(ready_s: float = 60.0):
+    """On the driver, before the trials start: the board, once it answers (its worker process starts in seconds;
+    a trial that looked it up before would find none and show no progress)."""
+    board = ProgressBoard.options(name=NAME, get_if_exists=True).remote()
+    try:
+        ray.get(board.snapshot.remote(), timeout=ready_s)
+    except Exception:  # noqa: BLE001 - a display: the sweep runs without it
+        pass
+    return board
 
 
 def find():
@@ -41,7 +47,7 @@ def publisher(trial_id: str):
     return None if board is None else lambda line: board.put.remote(trial_id, line)
 
 
-def read(timeout_s: float = 2.0) -> dict[str, str]:
+def read(timeout_s: float = 0.5) -> dict[str, str]:
     """The lines now; {} without a board or when it does not answer in time (the table is drawn without them)."""
     board = find()
     if board is None:
