@@ -56,6 +56,9 @@ def reporter(nested: bool, every_s: float = 30, searched=()) -> CLIReporter:
         metric_columns=dict(METRICS),
         max_column_length=32,
         max_report_frequency=every_s,
+        # The table while trials run, always: left unset, Ray decides from a process-wide verbosity that an
+        # earlier Tuner in the same process (verbose=0) turns down.
+        print_intermediate_tables=True,
         sort_by_metric=True,
     )
 
