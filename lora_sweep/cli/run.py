@@ -131,9 +131,10 @@ def _print_best(trials, seeds: int) -> None:
             print(f"  {study}: no ranked configuration ({statuses}; a winner needs all {seeds} seeds finished)")
             continue
         row = best.loc[study]
+        spread = f"min {row['min']:.1f}, max {row['max']:.1f}, " if int(row["n_seeds"]) > 1 else ""
         print(
-            f"  {study}: {row['metric']} {row['score']:.1f} (min {row['min']:.1f}, max {row['max']:.1f}, "
-            f"{int(row['n_seeds'])} seeds, {int(row['n_diverged'])} diverged; lr {row['learning_rate']:.2g})"
+            f"  {study}: {row['metric']} {row['score']:.1f} ({spread}{int(row['n_seeds'])} seeds, "
+            f"{int(row['n_diverged'])} diverged; lr {row['learning_rate']:.2g})"
         )
 
 
