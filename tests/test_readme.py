@@ -112,6 +112,7 @@ def test_readme_has_the_commands_this_test_runs():
         assert any(needed in c for c in cheap), f"no cheap README command with {needed!r}: the test would not run one"
 
 
+@pytest.mark.slow  # a dozen CLI processes, each importing torch for its dry run
 def test_every_cheap_readme_command_runs_as_written(scratch):
     env = _env()
     commands = [c for c in readme_commands(README.read_text(encoding="utf-8")) if is_cheap(c)]

@@ -20,6 +20,7 @@ def _trainable(config):
     tune.report({"epoch": 1, "score": 0.5})
 
 
+@pytest.mark.slow  # a real Ray instance and Tuner
 def test_status_table_shows_steps_within_the_epoch(capsys, monkeypatch, tmp_path):
     from ray import tune
 
