@@ -18,18 +18,11 @@ from pathlib import Path
 import pytest
 
 from lora_sweep.cli import run
+from tests.test_preflight import BASE as PREFLIGHT_BASE
 from tests.tiny_models import save_tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-BASE = """name: cb
-experiments: [{model: MODEL, task: sst2}]
-variants:
-  - {method: full}
-  - {method: lora, r: 8}
-train: {max_length: 32, epochs: 1}
-search: {seeds: 1}
-storage: STORE
-"""
+BASE = PREFLIGHT_BASE.replace("name: pf", "name: cb")  # the same small spec as the preflight tests
 
 
 @pytest.fixture(scope="module")
