@@ -4,7 +4,6 @@ best score per study (the tables' statistic: the median over a configuration's s
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
@@ -37,22 +36,6 @@ def _runs(folder) -> list[dict]:
     return parse_runs(storage.read_text(path)) if storage.is_file(path) else []
 
 
-def _trials(folder):
-    """The trials table (parquet first, as the analysis reads it), or None."""
-    import pandas as pd
-
-    from lora_sweep.results import storage
-
-    for name, read in (("trials.parquet", pd.read_parquet), ("trials.csv", pd.read_csv)):
-        path = storage.join(folder, name)
-        if storage.is_file(path):
-            try:
-                return read(io.BytesIO(storage.read_bytes(path)))
-            except Exception:  # noqa: BLE001 - a table being rewritten: try the other format
-                continue
-    return None
-
-
 def _best_per_study(trials, seeds: int | None) -> list[str]:
     """The winners as the tables crown them (analysis/configs.py: all planned seeds, a diverged one as -inf)."""
     from analysis.configs import best_configurations, configurations
@@ -74,7 +57,7 @@ def describe(folder, name: str) -> list[str]:
     lines = [f"{name}  ({status})"]
     when = f"{runs[0].get('started_utc', '?')} .. {last.get('ended_utc', '?')}" if runs else "no run recorded yet"
     lines.append(f"  ran:    {when} ({len(runs)} run{'s' * (len(runs) != 1)})")
-    trials = _trials(folder)
+    trials = storage.read_table(folder, "trials")
     planned = info.get("n_trials_planned") if isinstance(info, dict) else None
     if trials is None or trials.empty:
         lines.append(f"  trials: none reported yet{f' of {planned} planned' if planned else ''}")

@@ -89,23 +89,12 @@ def utc_now() -> str:
 
 def trial_hosts(out_dir: str | os.PathLike) -> list[str]:
     """The hosts in the results folder's trials table (sorted), [] when there is none yet."""
-    import io
-
-    import pandas as pd
-
     from lora_sweep.results import storage
 
-    for name, read in (("trials.parquet", pd.read_parquet), ("trials.csv", pd.read_csv)):
-        path = storage.join(out_dir, name)
-        if storage.is_file(path):
-            try:
-                frame = read(io.BytesIO(storage.read_bytes(path)))
-            except Exception:  # noqa: BLE001 - a table being rewritten: try the other format
-                continue
-            if "host" in frame:
-                return sorted({str(h) for h in frame["host"].dropna() if str(h)})
-            return []
-    return []
+    frame = storage.read_table(out_dir, "trials")
+    if frame is None or "host" not in frame:
+        return []
+    return sorted({str(h) for h in frame["host"].dropna() if str(h)})
 
 
 def append_run(out_dir: str | os.PathLike, entry: dict) -> None:

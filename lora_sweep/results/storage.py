@@ -121,3 +121,20 @@ def download_files(location: Location, names, folder: str | os.PathLike) -> list
             target.write_bytes(read_bytes(join(location, name)))
             copied.append(target)
     return copied
+
+
+def read_table(location: Location, stem: str):
+    """A table the sweep writes twice (<stem>.parquet and <stem>.csv) as a pandas DataFrame, parquet first, the
+    csv where the parquet is being rewritten; None where neither can be read."""
+    import io
+
+    import pandas as pd
+
+    for name, read in ((f"{stem}.parquet", pd.read_parquet), (f"{stem}.csv", pd.read_csv)):
+        path = join(location, name)
+        if is_file(path):
+            try:
+                return read(io.BytesIO(read_bytes(path)))
+            except Exception:  # noqa: BLE001 - a table being rewritten: try the other format
+                continue
+    return None
